@@ -1,0 +1,176 @@
+"""Chapters and their parameters.
+
+A chapter is one jupytext notebook in `notebooks/`, and that file is the single source of truth
+for its parameters. The cell tagged `parameters` declares each one as `name: type = default  #
+meaning`; the notebook's `hopbook` metadata (YAML front matter) adds its title, the allowed
+ranges or choices, and the profiles:
+
+    hopbook:
+      title: Linear-attention impossibility
+      ranges: {d: [2, 1024]}             # inclusive; null for an open end
+      choices: {key_dist: [gaussian, sphere]}
+      constraints: [span < d]           # Python expressions over the parameters
+      profiles:
+        smoke: {d: 6}                    # seconds: what the tests run
+        paper: {d: 64}                   # the papers' own scale
+    # `default` is the parameters cell itself: what the book shows.
+"""
+
+import ast
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import jupytext
+import nbformat
+from papermill.translators import papermill_translators
+
+PROFILES = ("smoke", "default", "paper")
+_TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+
+
+class ParameterError(ValueError):
+    """A parameter that does not fit its chapter's declaration."""
+
+
+class ChapterError(ValueError):
+    """A chapter source whose declaration is malformed."""
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    type: str
+    default: object
+    help: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple | None = None
+
+    def parse(self, text: str) -> object:
+        """Convert a command-line string to this parameter's type, then check it."""
+        if self.type == "bool":
+            if text.lower() not in ("true", "false"):
+                raise ParameterError(f"parameter {self.name!r} expects true or false, got {text!r}")
+            return self.check(text.lower() == "true")
+        if self.type == "str":
+            return self.check(text)
+        try:
+            value = _TYPES[self.type](text)
+        except ValueError:
+            raise ParameterError(f"parameter {self.name!r} expects {self.type}, got {text!r}") from None
+        return self.check(value)
+
+    def check(self, value: object) -> object:
+        """Return value if it has this parameter's type and lies in its range or choices."""
+        expected = _TYPES[self.type]
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if type(value) is not expected:
+            raise ParameterError(
+                f"parameter {self.name!r} expects {self.type}, got {type(value).__name__} {value!r}"
+            )
+        if self.choices is not None and value not in self.choices:
+            allowed = ", ".join(map(str, self.choices))
+            raise ParameterError(f"parameter {self.name!r} must be one of {allowed}; got {value!r}")
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            raise ParameterError(f"parameter {self.name!r} must lie in {self.range_text()}; got {value!r}")
+        return value
+
+    def range_text(self) -> str:
+        """The allowed values, as a reader would write them."""
+        if self.choices is not None:
+            return "{" + ", ".join(map(str, self.choices)) + "}"
+        if self.low is None and self.high is None:
+            return "any"
+        low = "-inf" if self.low is None else self.low
+        high = "inf" if self.high is None else self.high
+        return f"[{low}, {high}]"
+
+
+@dataclass(frozen=True)
+class Chapter:
+    slug: str
+    title: str
+    source: Path
+    params: dict[str, Param]
+    profiles: dict[str, dict]
+    constraints: tuple[str, ...] = ()
+
+    def resolve(self, profile: str = "default", overrides: dict[str, object] | None = None) -> dict:
+        """The full, checked parameter set of a run: defaults, then the profile, then overrides.
+
+        Override values may be command-line strings (parsed by type) or Python values (checked).
+        """
+        if profile not in PROFILES:
+            raise ParameterError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+        values = {name: p.default for name, p in self.params.items()}
+        values.update(self.profiles.get(profile, {}))
+        for name, value in (overrides or {}).items():
+            if name not in self.params:
+                known = ", ".join(self.params)
+                raise ParameterError(f"chapter {self.slug!r} has no parameter {name!r}; it has {known}")
+            param = self.params[name]
+            values[name] = param.parse(value) if isinstance(value, str) else param.check(value)
+        for rule in self.constraints:
+            if not eval(rule, {"__builtins__": {}}, dict(values)):
+                involved = ", ".join(f"{n}={values[n]!r}" for n in sorted(_names(rule)))
+                raise ParameterError(f"parameters must satisfy {rule} (here {involved})")
+        return values
+
+    def notebook(self) -> nbformat.NotebookNode:
+        """The chapter source as a notebook, ready for papermill."""
+        return jupytext.read(self.source)
+
+
+def load_chapter(source: Path) -> Chapter:
+    """Read a chapter's declaration from its jupytext source; a malformed one raises ChapterError."""
+    nb = jupytext.read(source)
+    meta = nb.metadata.get("hopbook")
+    if not meta or "title" not in meta:
+        raise ChapterError(f"{source}: no `hopbook: title:` in the notebook metadata")
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    if len(cells) != 1:
+        raise ChapterError(f"{source}: needs exactly one cell tagged 'parameters', found {len(cells)}")
+    translator = papermill_translators.find_translator(nb.metadata.kernelspec.name, "python")
+    ranges, choices = meta.get("ranges", {}), meta.get("choices", {})
+    declared = translator.inspect(cells[0])
+    lines = [ln for ln in cells[0].source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if len(declared) != len(lines):
+        raise ChapterError(f"{source}: write each parameter on one line as `name: type = value  # meaning`")
+    params = {}
+    for p in declared:
+        if p.inferred_type_name not in _TYPES:
+            raise ChapterError(f"{source}: parameter {p.name!r} needs a type annotation (int, float, str or bool)")
+        low, high = ranges.get(p.name, (None, None))
+        options = tuple(choices[p.name]) if p.name in choices else None
+        param = Param(p.name, p.inferred_type_name, None, p.help, low, high, options)
+        try:
+            default = param.check(ast.literal_eval(p.default))
+        except ParameterError as err:
+            raise ChapterError(f"{source}: default of {err}") from None
+        params[p.name] = replace(param, default=default)
+    for key in list(ranges) + list(choices):
+        if key not in params:
+            raise ChapterError(f"{source}: range or choices given for unknown parameter {key!r}")
+    constraints = tuple(meta.get("constraints", []))
+    for rule in constraints:
+        unknown = _names(rule) - set(params)
+        if unknown:
+            raise ChapterError(f"{source}: constraint {rule!r} names unknown parameters {sorted(unknown)}")
+    chapter = Chapter(source.stem, meta["title"], source, params, meta.get("profiles", {}), constraints)
+    for profile, values in chapter.profiles.items():
+        try:
+            chapter.resolve(profile, values)
+        except ParameterError as err:
+            raise ChapterError(f"{source}: profile {profile!r}: {err}") from None
+    return chapter
+
+
+def _names(rule: str) -> set[str]:
+    """The names a constraint expression uses."""
+    return {n.id for n in ast.walk(ast.parse(rule, mode="eval")) if isinstance(n, ast.Name)}
+
+
+def discover(root: Path) -> dict[str, Chapter]:
+    """All chapters under root/notebooks, by slug (the file name without extension)."""
+    return {c.slug: c for c in map(load_chapter, sorted((root / "notebooks").glob("*.md")))}

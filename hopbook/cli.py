@@ -1,0 +1,102 @@
+"""The `hopbook` command: list chapters, run one, build the book, print the scorecard."""
+
+import argparse
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from papermill.exceptions import PapermillExecutionError
+
+from hopbook import book
+from hopbook.chapters import PROFILES, ChapterError, ParameterError, discover
+from hopbook.runner import run_chapter
+
+
+def find_root(start: Path) -> Path:
+    """The book's root: the nearest folder, from start upwards, holding _toc.yml and notebooks/."""
+    for folder in [start, *start.parents]:
+        if (folder / "_toc.yml").is_file() and (folder / "notebooks").is_dir():
+            return folder
+    raise SystemExit(f"hopbook: no book found at or above {start} (a folder with _toc.yml and notebooks/)")
+
+
+def cmd_list(root: Path, args: argparse.Namespace) -> None:
+    for chapter in book.toc_chapters(root, discover(root)):
+        print(f"{chapter.slug}: {chapter.title}")
+        print(f"  source: {chapter.source.relative_to(root)}")
+        for p in chapter.params.values():
+            print(f"  {p.name} ({p.type}, default {p.default!r}, allowed {p.range_text()}): {p.help}")
+        for profile in PROFILES:
+            changes = chapter.profiles.get(profile, {})
+            shown = ", ".join(f"{k}={v!r}" for k, v in changes.items()) or "the defaults"
+            print(f"  profile {profile}: {shown}")
+
+
+def cmd_run(root: Path, args: argparse.Namespace) -> None:
+    chapters = discover(root)
+    if args.slug not in chapters:
+        raise ParameterError(f"unknown chapter {args.slug!r}; chapters: {', '.join(chapters)}")
+    chapter = chapters[args.slug]
+    overrides = dict(args.param)
+    if len(overrides) != len(args.param):
+        raise ParameterError("a parameter is given twice")
+    params = chapter.resolve(args.profile, overrides)
+    out = args.out or book.runs_dir(root, args.profile) / chapter.slug
+    results = run_chapter(chapter, params, args.profile, out)
+    held = sum(c["holds"] for c in results["claims"])
+    print(f"{chapter.slug}: {held} of {len(results['claims'])} claims hold ({results['elapsed_s']:.1f} s)")
+    print(f"wrote {out / (chapter.slug + '.ipynb')} and {out / 'results.json'}")
+
+
+def cmd_build(root: Path, args: argparse.Namespace) -> None:
+    html = book.build(root, args.profile)
+    print(f"book built: {html / 'index.html'}")
+
+
+def cmd_scorecard(root: Path, args: argparse.Namespace) -> None:
+    results = book.latest_results(root, args.profile)
+    if not results:
+        raise SystemExit("hopbook: no results yet; run `hopbook run SLUG` or `hopbook build` first")
+    for r in results:
+        print(f"\n{r['title']} ({r['chapter']}, profile {r['profile']}, finished {r['finished']})\n")
+        print(book.scorecard_table(r))
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="hopbook", description=__doc__)
+    top.add_argument("--root", type=Path, help="the book's folder (default: found from the current one)")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list", help="chapters, their parameters and profiles").set_defaults(func=cmd_list)
+
+    run = sub.add_parser("run", help="execute one chapter and record its results")
+    run.add_argument("slug")
+    run.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    run.add_argument("--profile", choices=PROFILES, default="default")
+    run.add_argument("--out", type=Path, help="output folder (default: runs/PROFILE/SLUG)")
+    run.set_defaults(func=cmd_run)
+
+    build = sub.add_parser("build", help="run what is stale, then build the HTML book")
+    build.add_argument("--profile", choices=PROFILES, default="default")
+    build.set_defaults(func=cmd_build)
+
+    score = sub.add_parser("scorecard", help="every claim from the latest results")
+    score.add_argument("--profile", choices=PROFILES, help="only runs of this profile")
+    score.set_defaults(func=cmd_scorecard)
+    return top
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    root = (args.root or find_root(Path.cwd())).resolve()
+    # a terminated run unwinds like an interrupted one, so its staging folder is removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        args.func(root, args)
+    except (ParameterError, ChapterError) as err:
+        sys.exit(f"hopbook: {err}")
+    except PapermillExecutionError as err:
+        sys.exit(f"hopbook: chapter failed in cell {err.exec_count}: {err.ename}: {err.evalue}")
+    except subprocess.CalledProcessError:
+        sys.exit("hopbook: the Jupyter Book build failed (see its messages above)")

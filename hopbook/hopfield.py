@@ -1,0 +1,54 @@
+"""The modern (continuous) Hopfield network: energy, update rule and fixed points.
+
+Ramsauer et al. (2021); Takeda, Oizumi, Karakida (2026). Memories are the rows of X (shape
+(..., N, d)); states x have shape (..., n, d), so many states and many memory sets run as one
+batched call, on any device. Use float64 on the CPU where identities are checked exactly.
+"""
+
+import torch
+from torch import Tensor
+
+
+def energy(x: Tensor, X: Tensor, beta: float) -> Tensor:
+    """E(x | X) = ||x||^2 / 2 - beta^{-1} log sum_mu exp(beta xi_mu^T x), shape (..., n).
+
+    Ramsauer et al. add the constants beta^{-1} log N + M^2 / 2; they are left out here because
+    they change when memories are added, and the replay identities are stated without them.
+    """
+    lse = torch.logsumexp(beta * x @ X.mT, dim=-1) / beta
+    return 0.5 * (x * x).sum(dim=-1) - lse
+
+
+def softmax_weights(x: Tensor, X: Tensor, beta: float) -> Tensor:
+    """p = softmax(beta X x): how much each memory contributes at state x, shape (..., n, N)."""
+    return torch.softmax(beta * x @ X.mT, dim=-1)
+
+
+def update(x: Tensor, X: Tensor, beta: float) -> Tensor:
+    """One Hopfield update x <- X^T softmax(beta X x): one step of attention with keys = values = X."""
+    return softmax_weights(x, X, beta) @ X
+
+
+def jacobian(x: Tensor, X: Tensor, beta: float) -> Tensor:
+    """Jacobian of the update at x: beta X^T (diag(p) - p p^T) X, shape (..., n, d, d)."""
+    p = softmax_weights(x, X, beta)
+    cov = torch.diag_embed(p) - p[..., :, None] * p[..., None, :]
+    Xb = X.unsqueeze(-3)
+    return beta * Xb.mT @ cov @ Xb
+
+
+def fixed_point(
+    x: Tensor, X: Tensor, beta: float, tol: float = 1e-12, max_iter: int = 10_000
+) -> tuple[Tensor, Tensor]:
+    """Iterate the update from x until every state moves less than tol (max norm).
+
+    Returns the fixed points and, per state, whether it converged within max_iter steps. The
+    energy never increases along the way (Ramsauer et al., Theorem 1).
+    """
+    for _ in range(max_iter):
+        x_next = update(x, X, beta)
+        step = (x_next - x).abs().amax(dim=-1)
+        x = x_next
+        if bool((step < tol).all()):
+            break
+    return x, step < tol
