@@ -1,0 +1,47 @@
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+HOPBOOK = [str(Path(sys.executable).with_name("hopbook"))]  # the installed command
+
+
+def hopbook(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    """Run the hopbook command as a user would, capturing its output."""
+    return subprocess.run([*HOPBOOK, *args], capture_output=True, text=True, **kwargs)
+
+
+def write_chapter(root: Path, slug: str, body: str, meta: str = "profiles: {smoke: {}}") -> Path:
+    """A minimal chapter source: front matter, a parameters cell, then `body` as one code cell."""
+    (root / "notebooks").mkdir(parents=True, exist_ok=True)
+    (root / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nchapters:\n" + f"  - file: book/chapters/{slug}\n"
+    )
+    source = root / "notebooks" / f"{slug}.md"
+    meta = textwrap.indent(meta, "  ")
+    source.write_text(
+        "---\nkernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n"
+        f"hopbook:\n  title: {slug}\n{meta}\n---\n\n# {slug}\n\n"
+        "```{code-cell} ipython3\n:tags: [parameters]\n\nseed: int = 0  # random seed\n```\n\n"
+        f"```{{code-cell}} ipython3\n{textwrap.dedent(body).strip()}\n```\n"
+    )
+    return source
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory) -> Path:
+    """A copy of the book, every chapter run with the smoke profile and the HTML built from those runs."""
+    root = tmp_path_factory.mktemp("book")
+    for name in ("_config.yml", "_toc.yml", "notebooks", "book"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("chapters", "scorecard.md"))
+        else:
+            shutil.copy2(source, root / name)
+    done = hopbook("--root", str(root), "build", "--profile", "smoke")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return root

@@ -1,0 +1,118 @@
+"""Every chapter run with its smoke profile, the results contract, and the book built from the runs."""
+
+import html
+import json
+import re
+import shutil
+
+import pytest
+
+from conftest import REPO, hopbook
+from hopbook.chapters import discover, load_chapter
+from hopbook.runner import is_up_to_date
+
+CHAPTERS = sorted(discover(REPO))
+CRITERION_BUILTINS = {"abs": abs, "min": min, "max": max, "all": all, "any": any, "len": len}
+
+
+def results_of(root, slug, profile="smoke"):
+    return json.loads((root / "runs" / profile / slug / "results.json").read_text())
+
+
+def page_text(path):
+    text = re.sub(r"<script.*?</script>|<style.*?</style>|<[^>]+>", " ", path.read_text(), flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(text))
+
+
+@pytest.mark.parametrize("slug", CHAPTERS)
+def test_each_chapter_records_every_claim_with_a_computed_verdict(smoke_book, slug):
+    results = results_of(smoke_book, slug)
+    assert {"chapter", "params", "profile", "claims", "versions", "device", "elapsed_s"} <= results.keys()
+    assert results["chapter"] == slug and results["profile"] == "smoke"
+    assert results["params"] == discover(REPO)[slug].resolve("smoke")
+    assert {"torch", "numpy", "papermill", "hopbook"} <= results["versions"].keys()
+    assert results["claims"], "a chapter with no claims"
+    ids = [c["id"] for c in results["claims"]]
+    assert len(ids) == len(set(ids))
+    for claim in results["claims"]:
+        for key in ("statement", "source", "paper", "criterion"):
+            assert isinstance(claim[key], str) and claim[key], (claim["id"], key)
+        assert claim["measured"] and isinstance(claim["holds"], bool)
+        # the verdict is the declared criterion evaluated on the recorded measurements
+        verdict = eval(claim["criterion"], {"__builtins__": CRITERION_BUILTINS}, dict(claim["measured"]))
+        assert verdict == claim["holds"], claim["id"]
+
+
+def test_linear_attention_verdicts_are_those_the_mathematics_dictates(smoke_book):
+    verdicts = {c["id"]: c["holds"] for c in results_of(smoke_book, "linear-attention")["claims"]}
+    assert verdicts.pop("proof-strict-interlacing") is False  # refuted by keys orthogonal to some e_j
+    assert all(verdicts.values()), verdicts
+
+
+@pytest.mark.parametrize("slug", CHAPTERS)
+def test_the_book_shows_each_chapter_with_figures_glued_numbers_and_a_download(smoke_book, slug):
+    page = smoke_book / "_build" / "html" / "book" / "chapters" / f"{slug}.html"
+    source = page.read_text()
+    assert len(re.findall(r"<img [^>]*src=\"[^\"]*_images/", source)) >= 2
+    assert "_sources/book/chapters/" + slug + ".ipynb" in source  # the download button
+    assert (smoke_book / "_build" / "html" / "_sources" / "book" / "chapters" / f"{slug}.ipynb").exists()
+    assert "injected-parameters" in source  # the parameters of this run stay visible
+
+
+def test_linear_attention_prose_carries_the_measured_numbers(smoke_book):
+    measured = {c["id"]: c["measured"] for c in results_of(smoke_book, "linear-attention")["claims"]}
+    text = page_text(smoke_book / "_build" / "html" / "book" / "chapters" / "linear-attention.html")
+    worst = measured["thm-3.2-ii"]["min_rel_worst_residual"]
+    assert f"some old eigenvector is off by at least {worst:.2e}" in text
+    assert f"at least {measured['proof-strict-interlacing']['min_surviving_partial']} eigenvalues of" in text
+    found = measured["thm-3.2-ii-search"]
+    assert f"succeeded from {found['n_found']} of {found['n_starts']} starts" in text
+    assert "7 of 8 claims hold in this run" in text
+
+
+def test_the_scorecard_lists_every_claim_with_its_verdict_and_parameters(smoke_book):
+    text = page_text(smoke_book / "_build" / "html" / "book" / "scorecard.html")
+    for slug in CHAPTERS:
+        results = results_of(smoke_book, slug)
+        assert results["title"] in text
+        assert "Profile smoke" in text
+        for name, value in results["params"].items():
+            assert f"{name}={value}" in text
+        for claim in results["claims"]:
+            verdict = "holds" if claim["holds"] else "does not hold"
+            assert re.search(re.escape(claim["id"]) + r" ?:.*?" + re.escape(verdict), text), claim["id"]
+
+
+def test_a_run_is_up_to_date_only_for_the_same_parameters_and_source(smoke_book, tmp_path):
+    chapter = discover(smoke_book)["linear-attention"]
+    out = smoke_book / "runs" / "smoke" / "linear-attention"
+    params = chapter.resolve("smoke")
+    assert is_up_to_date(chapter, params, out)
+    assert not is_up_to_date(chapter, {**params, "seed": 1}, out)
+    edited = tmp_path / "linear-attention.md"
+    shutil.copy2(chapter.source, edited)
+    edited.write_text(edited.read_text() + "\nOne more sentence.\n")
+    assert not is_up_to_date(load_chapter(edited), params, out)
+
+
+def test_the_documented_example_run_is_deterministic(smoke_book, tmp_path):
+    first, second = tmp_path / "X", tmp_path / "Y"
+    for out in (first, second):
+        done = hopbook("--root", str(REPO), "run", "linear-attention", "--profile", "smoke", "-p", "seed", "5",
+                       "--out", str(out))
+        assert done.returncode == 0, done.stderr
+        assert "claims hold" in done.stdout
+    a, b = json.loads((first / "results.json").read_text()), json.loads((second / "results.json").read_text())
+    assert a["params"]["seed"] == 5
+    assert [c["measured"] for c in a["claims"]] == [c["measured"] for c in b["claims"]]
+    seed0 = results_of(smoke_book, "linear-attention")
+    assert [c["measured"] for c in a["claims"]] != [c["measured"] for c in seed0["claims"]]
+
+
+def test_scorecard_command_prints_every_claim(smoke_book):
+    done = hopbook("--root", str(smoke_book), "scorecard")
+    assert done.returncode == 0, done.stderr
+    for claim in results_of(smoke_book, "linear-attention")["claims"]:
+        assert f"**{claim['id']}**" in done.stdout
+    done = hopbook("--root", str(smoke_book), "scorecard", "--profile", "paper")
+    assert done.returncode == 1 and "no results yet" in done.stderr

@@ -1,0 +1,86 @@
+"""Chapter declarations: parameters are read from the source and checked before anything runs."""
+
+import pytest
+
+from conftest import REPO, write_chapter
+from hopbook.chapters import ChapterError, ParameterError, discover, load_chapter
+
+META = """ranges: {seed: [0, 100]}
+constraints: [seed != 13]
+profiles: {smoke: {seed: 1}, paper: {seed: 99}}"""
+
+
+def test_parameters_come_from_the_parameters_cell_and_front_matter(tmp_path):
+    chapter = load_chapter(write_chapter(tmp_path, "demo", "pass", META))
+    (seed,) = chapter.params.values()
+    assert (seed.name, seed.type, seed.default, seed.help, seed.low, seed.high) == ("seed", "int", 0, "random seed", 0, 100)
+    assert chapter.resolve("smoke") == {"seed": 1}
+    assert chapter.resolve("default") == {"seed": 0}
+    assert chapter.resolve("paper", {"seed": "7"}) == {"seed": 7}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"sede": "1"}, "has no parameter 'sede'"),
+        ({"seed": "one"}, "parameter 'seed' expects int, got 'one'"),
+        ({"seed": "1.5"}, "parameter 'seed' expects int"),
+        ({"seed": 1.5}, "parameter 'seed' expects int, got float"),
+        ({"seed": "101"}, r"parameter 'seed' must lie in \[0, 100\]; got 101"),
+        ({"seed": "13"}, r"must satisfy seed != 13 \(here seed=13\)"),
+    ],
+)
+def test_bad_parameters_are_refused_with_their_name(tmp_path, overrides, message):
+    chapter = load_chapter(write_chapter(tmp_path, "demo", "pass", META))
+    with pytest.raises(ParameterError, match=message):
+        chapter.resolve("default", overrides)
+
+
+def test_unknown_profile_is_refused(tmp_path):
+    chapter = load_chapter(write_chapter(tmp_path, "demo", "pass", META))
+    with pytest.raises(ParameterError, match="unknown profile 'huge'"):
+        chapter.resolve("huge")
+
+
+@pytest.mark.parametrize(
+    ("meta", "message"),
+    [
+        ("ranges: {seed: [0, 10]}\nprofiles: {smoke: {seed: 1000}}", "profile 'smoke'"),
+        ("profiles: {smoke: {depth: 2}}", "no parameter 'depth'"),
+        ("ranges: {depth: [0, 1]}", "unknown parameter 'depth'"),
+        ("constraints: [depth > 1]", "unknown parameters \\['depth'\\]"),
+        ("ranges: {seed: [5, 10]}", "default of parameter 'seed'"),
+    ],
+)
+def test_malformed_declarations_are_refused_when_loaded(tmp_path, meta, message):
+    with pytest.raises(ChapterError, match=message):
+        load_chapter(write_chapter(tmp_path, "demo", "pass", meta))
+
+
+def test_parameters_need_a_type_and_one_line_each(tmp_path):
+    source = write_chapter(tmp_path, "demo", "pass")
+    source.write_text(source.read_text().replace("seed: int = 0", "seed = 0"))
+    with pytest.raises(ChapterError, match="needs a type annotation"):
+        load_chapter(source)
+    source.write_text(source.read_text().replace("seed = 0  # random seed", "seed: int = 0  # a = b"))
+    with pytest.raises(ChapterError, match="one line"):
+        load_chapter(source)
+
+
+@pytest.mark.parametrize(("text", "value"), [("true", True), ("False", False)])
+def test_boolean_parameters_parse_true_and_false(tmp_path, text, value):
+    source = write_chapter(tmp_path, "demo", "pass")
+    source.write_text(source.read_text().replace("seed: int = 0", "plot: bool = True"))
+    chapter = load_chapter(source)
+    assert chapter.resolve("default", {"plot": text}) == {"plot": value}
+    with pytest.raises(ParameterError, match="expects true or false"):
+        chapter.resolve("default", {"plot": "yes"})
+
+
+def test_every_chapter_of_the_book_declares_its_three_profiles():
+    chapters = discover(REPO)
+    assert chapters, "the book has no chapters"
+    for chapter in chapters.values():
+        assert {"smoke", "paper"} <= set(chapter.profiles), chapter.slug
+        for profile in ("smoke", "default", "paper"):
+            chapter.resolve(profile)

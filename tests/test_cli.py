@@ -1,0 +1,124 @@
+"""The hopbook command: listing, refusing bad input before any compute, failing loudly, atomic results."""
+
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import HOPBOOK, REPO, hopbook, write_chapter
+from hopbook.cli import main
+
+SLOW = """
+import time
+from hopbook.claims import Claims
+claims = Claims("slow", device="cpu")
+claims.declare("waited", statement="it waited", source="test", paper="-", criterion="seconds >= 0")
+time.sleep(seed)
+claims.measure("waited", seconds=seed)
+claims.save()
+"""
+
+
+def test_list_shows_chapters_parameters_and_profiles():
+    done = hopbook("--root", str(REPO), "list")
+    assert done.returncode == 0, done.stderr
+    assert "linear-attention: Linear-attention impossibility" in done.stdout
+    assert "d (int, default 16, allowed [2, 512]): key (head) dimension" in done.stdout
+    assert "key_dist (str, default 'gaussian', allowed {gaussian, sphere, rademacher, anisotropic})" in done.stdout
+    for profile in ("smoke", "default", "paper"):
+        assert f"profile {profile}:" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-p", "sede", "1"], "chapter 'linear-attention' has no parameter 'sede'"),
+        (["-p", "d", "abc"], "parameter 'd' expects int, got 'abc'"),
+        (["-p", "n_trials", "2.5"], "parameter 'n_trials' expects int, got '2.5'"),
+        (["-p", "d", "1"], "parameter 'd' must lie in [2, 512]; got 1"),
+        (["-p", "key_dist", "cauchy"], "parameter 'key_dist' must be one of gaussian, sphere, rademacher, anisotropic"),
+        (["-p", "span", "16"], "parameters must satisfy span < d (here d=16, span=16)"),
+        (["-p", "d", "4", "-p", "d", "5"], "a parameter is given twice"),
+    ],
+)
+def test_bad_parameters_exit_nonzero_naming_the_parameter_and_write_nothing(tmp_path, capsys, args, message):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit:
+        main(["--root", str(REPO), "run", "linear-attention", *args, "--out", str(out)])
+    assert exit.value.code.startswith("hopbook: ")  # a message as exit code: status 1
+    assert message in exit.value.code
+    assert not out.exists()
+
+
+def test_unknown_chapter_and_profile_are_refused(tmp_path, capsys):
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit:
+        main(["--root", str(REPO), "run", "nope", "--out", str(out)])
+    assert exit.value.code == "hopbook: unknown chapter 'nope'; chapters: linear-attention"
+    with pytest.raises(SystemExit) as exit:
+        main(["--root", str(REPO), "run", "linear-attention", "--profile", "huge", "--out", str(out)])
+    assert exit.value.code == 2
+    assert "invalid choice: 'huge'" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_bad_parameter_from_the_real_command_exits_1(tmp_path):
+    done = hopbook("--root", str(REPO), "run", "linear-attention", "-p", "d", "0", "--out", str(tmp_path / "out"))
+    assert done.returncode == 1
+    assert "hopbook: parameter 'd' must lie in [2, 512]; got 0" in done.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ("raise RuntimeError('claim code failed')", "RuntimeError: claim code failed"),
+        (
+            """
+            from hopbook.claims import Claims
+            claims = Claims("broken", device="cpu")
+            claims.declare("c", statement="s", source="x", paper="y", criterion="value > 0")
+            claims.save()
+            """,
+            "claims declared but never measured: c",
+        ),
+    ],
+)
+def test_a_chapter_whose_claim_code_fails_fails_the_run_and_leaves_no_results(tmp_path, body, error):
+    write_chapter(tmp_path, "broken", body)
+    out = tmp_path / "out"
+    done = hopbook("--root", str(tmp_path), "run", "broken", "--out", str(out))
+    assert done.returncode == 1
+    assert error in done.stderr
+    assert list(out.iterdir()) == []
+
+
+def start_slow_run(root, out, seconds):
+    run = subprocess.Popen(
+        [*HOPBOOK, "--root", str(root), "run", "slow", "-p", "seed", str(seconds), "--out", str(out)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not list(out.glob(".partial-slow-*/slow.ipynb")):  # the kernel is executing cells
+        assert time.monotonic() < deadline and run.poll() is None
+        time.sleep(0.2)
+    return run
+
+
+def test_a_terminated_run_cleans_up_and_a_killed_one_leaves_no_results(tmp_path):
+    write_chapter(tmp_path, "slow", SLOW)
+    out = tmp_path / "out"
+    run = start_slow_run(tmp_path, out, 60)
+    run.send_signal(signal.SIGTERM)
+    assert run.wait(timeout=60) != 0
+    assert list(out.iterdir()) == []
+
+    run = start_slow_run(tmp_path, out, 60)
+    run.kill()
+    run.wait(timeout=60)
+    assert not (out / "results.json").exists() and not (out / "slow.ipynb").exists()
+
+    done = hopbook("--root", str(tmp_path), "run", "slow", "--out", str(out))  # a rerun clears the debris
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["results.json", "slow.ipynb"]
