@@ -56,7 +56,8 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path, progres
     cell fails; then neither file is left in out.
     """
     out.mkdir(parents=True, exist_ok=True)
-    (out / RESULTS_FILE).unlink(missing_ok=True)
+    (out / RESULTS_FILE).unlink(missing_ok=True)  # results first: they mark a finished run
+    (out / f"{chapter.slug}.ipynb").unlink(missing_ok=True)
     for stale in out.glob(f".partial-{chapter.slug}-*"):
         shutil.rmtree(stale, ignore_errors=True)  # left by a killed run
     staging = Path(tempfile.mkdtemp(prefix=f".partial-{chapter.slug}-", dir=out))
