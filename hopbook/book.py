@@ -68,15 +68,15 @@ def latest_results(root: Path, profile: str | None = None) -> list[dict]:
 
 
 def scorecard_table(results: dict) -> str:
-    """One chapter's claims as a Markdown table: claim, paper, ours, criterion, verdict."""
-    lines = ["| claim | paper | ours | criterion | verdict |", "|---|---|---|---|---|"]
+    """One chapter's claims as a Markdown table: claim, paper, ours, verdict, criterion."""
+    lines = ["| claim | paper | ours | verdict | criterion |", "|---|---|---|---|---|"]
     for c in results["claims"]:
         cells = [
             f"**{c['id']}**: {c['statement']}",
             f"{c['source']}: {c['paper']}",
             format_measured(c["measured"]),
-            f"`{c['criterion']}`",
             ("✅ " if c["holds"] else "❌ ") + verdict_label(c["holds"]),
+            f"`{c['criterion']}`",
         ]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     return "\n".join(lines)

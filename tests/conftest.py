@@ -42,6 +42,8 @@ def smoke_book(tmp_path_factory) -> Path:
             shutil.copytree(source, root / name, ignore=shutil.ignore_patterns("chapters", "scorecard.md"))
         else:
             shutil.copy2(source, root / name)
+    (root / ".cache").mkdir()  # tool caches such as pytest's must not break the build
+    (root / ".cache" / "README.md").write_text("# not a page\n")
     done = hopbook("--root", str(root), "build", "--profile", "smoke")
     assert done.returncode == 0, done.stdout + done.stderr
     return root
