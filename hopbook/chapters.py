@@ -104,8 +104,7 @@ class Chapter:
         if profile not in PROFILES:
             raise ParameterError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
         values = {name: p.default for name, p in self.params.items()}
-        values.update(self.profiles.get(profile, {}))
-        for name, value in (overrides or {}).items():
+        for name, value in {**self.profiles.get(profile, {}), **(overrides or {})}.items():
             if name not in self.params:
                 known = ", ".join(self.params)
                 raise ParameterError(f"chapter {self.slug!r} has no parameter {name!r}; it has {known}")
@@ -158,9 +157,9 @@ def load_chapter(source: Path) -> Chapter:
         if unknown:
             raise ChapterError(f"{source}: constraint {rule!r} names unknown parameters {sorted(unknown)}")
     chapter = Chapter(source.stem, meta["title"], source, params, meta.get("profiles", {}), constraints)
-    for profile, values in chapter.profiles.items():
+    for profile in chapter.profiles:
         try:
-            chapter.resolve(profile, values)
+            chapter.resolve(profile)
         except ParameterError as err:
             raise ChapterError(f"{source}: profile {profile!r}: {err}") from None
     return chapter

@@ -18,7 +18,7 @@ from pathlib import Path
 import papermill
 
 import hopbook
-from hopbook.chapters import Chapter
+from hopbook.chapters import Chapter, ChapterError
 from hopbook.claims import CLAIMS_FILE
 
 RESULTS_FILE = "results.json"
@@ -49,11 +49,11 @@ def is_up_to_date(chapter: Chapter, params: dict, out: Path) -> bool:
     return bool(results) and notebook.exists() and results["fingerprint"] == fingerprint(chapter, params)
 
 
-def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path, progress: bool = True) -> dict:
+def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path) -> dict:
     """Execute a chapter with checked parameters (see Chapter.resolve); return its results.
 
     Writes out/SLUG.ipynb and out/results.json. Raises papermill's PapermillExecutionError if a
-    cell fails; then neither file is left in out.
+    cell fails, ChapterError if the chapter saved no claims; then neither file is left in out.
     """
     out.mkdir(parents=True, exist_ok=True)
     (out / RESULTS_FILE).unlink(missing_ok=True)  # results first: they mark a finished run
@@ -66,9 +66,11 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path, progres
         start = time.perf_counter()
         papermill.execute_notebook(
             chapter.notebook(), executed, parameters=params, cwd=staging,
-            kernel_name="python3", progress_bar=progress,
+            kernel_name="python3", progress_bar=True,
         )
         elapsed = time.perf_counter() - start
+        if not (staging / CLAIMS_FILE).exists():
+            raise ChapterError(f"{chapter.slug} ran but recorded no claims: end it with claims.save()")
         recorded = json.loads((staging / CLAIMS_FILE).read_text())
         results = {
             "chapter": chapter.slug,

@@ -83,6 +83,7 @@ def test_bad_parameter_from_the_real_command_exits_1(tmp_path):
             """,
             "claims declared but never measured: c",
         ),
+        ("print('no claims here')", "broken ran but recorded no claims"),
     ],
 )
 def test_a_chapter_whose_claim_code_fails_fails_the_run_and_leaves_no_results(tmp_path, body, error):
