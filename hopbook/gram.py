@@ -80,9 +80,11 @@ def retrieval_growth(lam: Tensor) -> Tensor:
     """Growth factor per step of the worst perturbation of the retrieval map at each eigenvector.
 
     Linearised at e_j, the map x <- G x / ||G x|| multiplies a perturbation along e_i (i != j) by
-    lam_i / lam_j, so e_j attracts iff max_{i != j} lam_i / lam_j < 1, i.e. only for the top
-    eigenvector. Returns max_{i != j} lam_i / lam_j for every j (ascending order of lam).
+    lam_i / lam_j, so e_j attracts iff max_{i != j} |lam_i / lam_j| < 1, i.e. only for the top
+    eigenvector. Returns that factor for every j (ascending order of lam); it is infinite, or huge,
+    on G's null space, where the map is undefined.
     """
+    lam = lam.abs()  # rounding makes null eigenvalues of a PSD matrix slightly negative
     top = lam[..., -1:]
     second = lam[..., -2:-1]
     others_max = torch.where(torch.arange(lam.shape[-1], device=lam.device) == lam.shape[-1] - 1, second, top)
