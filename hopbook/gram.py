@@ -34,7 +34,7 @@ def spectrum(G: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def eigenvector_residuals(G: Tensor, E: Tensor) -> Tensor:
-    """How far each column e_j of E is from being an eigenvector of G:
+    """How far each unit column e_j of E is from being an eigenvector of G:
 
     ||G e_j - (e_j^T G e_j) e_j||, shape (..., number of columns). Zero iff e_j is one.
     """
@@ -104,7 +104,8 @@ def surviving_eigenvalues(lam: Tensor, lam_new: Tensor, rtol: float = 1e-10) -> 
 def fixed_direction_search(G: Tensor, radius: Tensor, u: Tensor, steps: int, lr: float = 0.2) -> Tensor:
     """Try to append k_new = radius * u so that every old eigenvector survives and k_new is one too.
 
-    Projected gradient descent on the unit sphere, batched over the rows of u (shape (..., n, d)),
+    Projected gradient descent on the unit sphere, batched over the rows of u (shape (..., n, d);
+    radius broadcasts against u, e.g. shape (..., n, 1) for one radius per row),
     of the summed squared eigenvector residuals of G' = G + k k^T / d over G's eigenvectors and
     k_new itself, in units of radius^2 / d. Theorem 3.2 (ii) says the loss reaches zero only where
     k_new is parallel to a single eigenvector of G. Returns the final k_new, shape of u.
