@@ -1,0 +1,28 @@
+"""Spread of quantities that rest on random draws."""
+
+import numpy as np
+
+from hopbook.stats import bootstrap_interval, mean_se
+
+
+def test_mean_se_matches_the_textbook_formula():
+    x = np.array([1.0, 2.0, 4.0, 7.0])
+    summary = mean_se(x)
+    assert summary == {"mean": 3.5, "se": float(np.std(x, ddof=1) / 2), "n": 4}
+
+
+def test_bootstrap_interval_brackets_the_mean_and_shrinks_with_more_draws():
+    rng = np.random.default_rng(0)
+    small, large = rng.normal(1.0, 1.0, 100), rng.normal(1.0, 1.0, 10_000)
+    low, high = bootstrap_interval(small)
+    assert low < small.mean() < high
+    assert abs((high - low) - 2 * 1.96 * small.std(ddof=1) / 10) < 0.1  # about the normal interval
+    low_l, high_l = bootstrap_interval(large)
+    assert high_l - low_l < (high - low) / 5
+    assert bootstrap_interval(small, seed=3) == bootstrap_interval(small, seed=3)
+
+
+def test_bootstrap_interval_stays_bounded_in_memory_for_many_draws():
+    x = np.random.default_rng(1).normal(size=3_000_000)  # one resample at a time: 24 MB, not 48 GB
+    low, high = bootstrap_interval(x, n_boot=20)
+    assert low < x.mean() < high
