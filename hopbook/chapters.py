@@ -9,7 +9,7 @@ ranges or choices, and the profiles:
       title: Linear-attention impossibility
       ranges: {d: [2, 1024]}             # inclusive; null for an open end
       choices: {key_dist: [gaussian, sphere]}
-      constraints: [span < d]           # Python expressions over the parameters
+      constraints: [span < d]           # Python expressions over the parameters (see hopbook.rules)
       profiles:
         smoke: {d: 6}                    # seconds: what the tests run
         paper: {d: 64}                   # the papers' own scale
@@ -23,6 +23,8 @@ from pathlib import Path
 import jupytext
 import nbformat
 from papermill.translators import papermill_translators
+
+from hopbook.rules import evaluate, names_in
 
 PROFILES = ("smoke", "default", "paper")
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
@@ -111,8 +113,8 @@ class Chapter:
             param = self.params[name]
             values[name] = param.parse(value) if isinstance(value, str) else param.check(value)
         for rule in self.constraints:
-            if not eval(rule, {"__builtins__": {}}, dict(values)):
-                involved = ", ".join(f"{n}={values[n]!r}" for n in sorted(_names(rule)))
+            if not evaluate(rule, values):
+                involved = ", ".join(f"{n}={values[n]!r}" for n in sorted(names_in(rule)))
                 raise ParameterError(f"parameters must satisfy {rule} (here {involved})")
         return values
 
@@ -153,7 +155,7 @@ def load_chapter(source: Path) -> Chapter:
             raise ChapterError(f"{source}: range or choices given for unknown parameter {key!r}")
     constraints = tuple(meta.get("constraints", []))
     for rule in constraints:
-        unknown = _names(rule) - set(params)
+        unknown = names_in(rule) - set(params)
         if unknown:
             raise ChapterError(f"{source}: constraint {rule!r} names unknown parameters {sorted(unknown)}")
     chapter = Chapter(source.stem, meta["title"], source, params, meta.get("profiles", {}), constraints)
@@ -163,11 +165,6 @@ def load_chapter(source: Path) -> Chapter:
         except ParameterError as err:
             raise ChapterError(f"{source}: profile {profile!r}: {err}") from None
     return chapter
-
-
-def _names(rule: str) -> set[str]:
-    """The names a constraint expression uses."""
-    return {n.id for n in ast.walk(ast.parse(rule, mode="eval")) if isinstance(n, ast.Name)}
 
 
 def discover(root: Path) -> dict[str, Chapter]:

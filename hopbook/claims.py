@@ -2,8 +2,8 @@
 
 A chapter declares each claim, with its criterion, before computing anything. The criterion is a
 Python expression over the names the chapter later measures (for example
-"max_residual < 1e-10"); the verdict is that expression evaluated on the measurements, so the
-rule a reader sees is the rule that decided.
+"max_residual < 1e-10", see hopbook.rules); the verdict is that expression evaluated on the
+measurements, so the rule a reader sees is the rule that decided.
 """
 
 import json
@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 import torch
 
+from hopbook.rules import evaluate
+
 CLAIMS_FILE = "claims.json"
-_CRITERION_BUILTINS = {"abs": abs, "min": min, "max": max, "all": all, "any": any, "len": len}
 
 
 @dataclass
@@ -52,7 +53,7 @@ class Claims:
             raise ValueError(f"claim {id!r} is measured twice")
         claim.measured = {name: _plain(value) for name, value in measured.items()}
         try:
-            verdict = eval(claim.criterion, {"__builtins__": _CRITERION_BUILTINS}, dict(claim.measured))
+            verdict = evaluate(claim.criterion, claim.measured)
         except NameError as err:
             raise ValueError(f"criterion of claim {id!r} uses a name that was not measured: {err}") from None
         if not isinstance(verdict, (bool, np.bool_)):

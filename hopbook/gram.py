@@ -125,3 +125,21 @@ def fixed_direction_search(G: Tensor, radius: Tensor, u: Tensor, steps: int, lr:
             u = u - lr * grad
             u = u / torch.linalg.vector_norm(u, dim=-1, keepdim=True)
     return radius * u.detach()
+
+
+def relational_shift(K: Tensor, K_after: Tensor, tol: float = 1e-6) -> tuple[Tensor, Tensor]:
+    """How much the relational geometry of the rows of K moves when the keys become K_after.
+
+    With G from K and G' from K_after (the same tokens after a change), returns, per leading
+    index (e.g. per layer and head), the mean of |rho(G') - rho(G)| over distinct pairs of rows of
+    K and the fraction of pairs where it exceeds tol. Loops over leading indices so that only one
+    n x n matrix of pairs is held at a time.
+    """
+    n = K.shape[-2]
+    pairs = ~torch.eye(n, dtype=torch.bool, device=K.device)
+    means, moved = [], []
+    for keys, keys_after in zip(K.reshape(-1, *K.shape[-2:]), K_after.reshape(-1, *K.shape[-2:])):
+        change = (relational_similarity(gram(keys_after), keys) - relational_similarity(gram(keys), keys)).abs()[pairs]
+        means.append(change.mean())
+        moved.append((change > tol).double().mean())
+    return torch.stack(means).reshape(K.shape[:-2]), torch.stack(moved).reshape(K.shape[:-2])

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from hopbook.gram import (
     append_keys, eigenvector_residuals, fixed_direction_search, gram, gram_delta, interlacing_excess,
-    linear_retrieval, relational_similarity, retrieval_growth, spectrum, surviving_eigenvalues,
+    linear_retrieval, relational_shift, relational_similarity, retrieval_growth, spectrum, surviving_eigenvalues,
 )
 from hopbook.keys import KEY_DISTRIBUTIONS, sample_keys
 
@@ -114,3 +114,14 @@ def test_key_distributions_have_unit_variance_on_average():
     for dist in KEY_DISTRIBUTIONS:
         K = sample_keys(200, 50, 8, dist=dist, generator=gen)
         assert abs(K.square().mean().item() - 1) < 0.05, dist
+
+
+def test_relational_shift_is_zero_without_change_and_matches_rho_directly():
+    K, k = draw(5, 9, 4, "gaussian", batch=2)
+    means, moved = relational_shift(K, K)
+    assert (means == 0).all() and (moved == 0).all()
+    K_after = K + 0.1 * torch.randn(K.shape, generator=torch.Generator().manual_seed(6))
+    means, moved = relational_shift(K, K_after, tol=1e-9)
+    direct = (relational_similarity(gram(K_after[1]), K[1]) - relational_similarity(gram(K[1]), K[1])).abs()
+    assert torch.allclose(means[1], direct[~torch.eye(9, dtype=torch.bool)].mean())
+    assert moved[1] == 1.0
