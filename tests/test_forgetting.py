@@ -1,0 +1,98 @@
+"""Intrinsic forgetting and replay: the constructions, identities and formulas on small cases."""
+
+import math
+
+import pytest
+import torch
+
+from hopbook import boltzmann
+from hopbook.forgetting import (
+    antisymmetric_generators, duplicate_baseline, energy_hessian, energy_rise, equal_angular_memories,
+    finite_difference_sharpness, latent_gaussian_memories, replay_gain, replay_identity, rotations,
+    second_order_rise, task1_fixed_points,
+)
+from hopbook.hopfield import energy
+
+torch.set_default_dtype(torch.float64)
+
+
+@pytest.mark.parametrize("cosine", [-0.1, 0.0, 0.35, 0.8])
+def test_equal_angular_memories_have_the_exact_geometry(cosine):
+    X = equal_angular_memories(6, 9, cosine)
+    expected = (1 - cosine) * torch.eye(6) + cosine
+    G = X @ X.T
+    assert torch.allclose(G[:6, :6], expected, atol=1e-12)
+    assert torch.allclose(G[6], torch.eye(7)[6], atol=1e-12)  # unit outlier, orthogonal to the cluster
+
+
+def test_equal_angular_memories_refuse_impossible_geometry():
+    with pytest.raises(ValueError, match="cosine"):
+        equal_angular_memories(6, 9, -0.3)
+    with pytest.raises(ValueError, match="dim"):
+        equal_angular_memories(6, 6, 0.3)
+
+
+def test_latent_gaussian_memories_concentrate_at_the_cosine():
+    X = latent_gaussian_memories(5, 4000, 0.35, generator=torch.Generator().manual_seed(0))
+    G = X @ X.T
+    assert torch.allclose(G.diagonal(), torch.ones(6))
+    assert (G[:5, :5] - 0.35 - 0.65 * torch.eye(5)).abs().max() < 0.05
+    assert G[5, :5].abs().max() < 1e-12
+
+
+def test_rotations_are_orthogonal_and_give_the_rotation_identity():
+    gen = torch.Generator().manual_seed(1)
+    A = antisymmetric_generators(20, 7, gen)
+    assert torch.equal(A, -A.mT)
+    R = rotations(A, 0.3)
+    assert torch.allclose(R @ R.mT, torch.eye(7).expand(20, 7, 7), atol=1e-12)
+    assert torch.allclose(torch.linalg.det(R), torch.ones(20))
+    X = equal_angular_memories(4, 7, 0.3)
+    x = task1_fixed_points(X, beta=6.0)
+    explicit = energy(x.expand(20, -1, -1), X @ R.mT, 6.0) - energy(x, X, 6.0)
+    assert torch.allclose(energy_rise(x, X, R, 6.0), explicit, atol=1e-13)
+
+
+def test_hessian_matches_autograd_and_finite_differences_approach_its_trace():
+    X = equal_angular_memories(4, 7, 0.3)
+    x = task1_fixed_points(X, beta=5.0)
+    auto = torch.autograd.functional.hessian(lambda v: energy(v, X, 5.0), x[0])
+    assert torch.allclose(energy_hessian(x, X, 5.0)[0], auto, atol=1e-10)
+    fd = finite_difference_sharpness(x, X, 5.0, sigma=1e-4, n_directions=20000, generator=torch.Generator().manual_seed(2))
+    trace = torch.diagonal(energy_hessian(x, X, 5.0), dim1=-2, dim2=-1).sum(-1)
+    assert torch.allclose(fd, trace, rtol=0.03)
+
+
+def test_second_order_formula_matches_monte_carlo_at_small_rotation():
+    X = equal_angular_memories(4, 7, 0.3)
+    x = task1_fixed_points(X, beta=6.0)
+    R = rotations(antisymmetric_generators(20000, 7, torch.Generator().manual_seed(3)), 0.01)
+    mc = energy_rise(x, X, R, 6.0).mean(0)
+    assert torch.allclose(mc, second_order_rise(x, X, 6.0, 0.01), rtol=0.05)
+
+
+def test_replay_gain_identity_and_duplicate_baseline():
+    X = equal_angular_memories(4, 7, 0.3)
+    x = task1_fixed_points(X, beta=6.0)
+    R = rotations(antisymmetric_generators(10, 7, torch.Generator().manual_seed(4)), 0.1)
+    raw = replay_gain(x, X, R, 6.0, X)
+    assert torch.allclose(raw, replay_identity(x, X, R, 6.0, torch.arange(5)), atol=1e-13)
+    unrotated = replay_gain(x, X, torch.eye(7)[None], 6.0, X)[0]
+    assert torch.allclose(unrotated, duplicate_baseline(x, X, 6.0, torch.arange(5)), atol=1e-13)
+
+
+def test_boltzmann_likelihood_is_the_gaussian_mixture_and_fitting_lowers_it():
+    gen = torch.Generator().manual_seed(5)
+    W = torch.randn(3, 4, generator=gen)
+    x = torch.randn(50, 4, generator=gen)
+    beta = 2.5
+    weights = torch.softmax(0.5 * beta * (W * W).sum(-1), dim=0)
+    mixture = torch.distributions.MixtureSameFamily(
+        torch.distributions.Categorical(weights),
+        torch.distributions.MultivariateNormal(W, torch.eye(4) / beta),
+    )
+    assert torch.allclose(boltzmann.negative_log_likelihood(x, W, beta), -mixture.log_prob(x).mean())
+    data = boltzmann.mixture_samples(W, 30, 0.1, gen)
+    assert data.shape == (90, 4) and torch.allclose(data[:30].mean(0), W[0], atol=0.1)
+    fitted = boltzmann.fit(W + 0.3, data, beta, steps=50, lr=0.02)
+    assert boltzmann.negative_log_likelihood(data, fitted, beta) < boltzmann.negative_log_likelihood(data, W + 0.3, beta)
