@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from IPython.display import Markdown
 
 from hopbook.rules import evaluate
 
@@ -76,6 +77,19 @@ class Claims:
             for c in self._claims.values()
         ]
         return pd.DataFrame(rows).set_index("claim")
+
+    def conclude(self) -> pd.DataFrame:
+        """Save the claims and glue the summary the verdict prose quotes: n_hold, n_claims and failing
+        (the ids of the claims that do not hold, as Markdown). Returns the table of verdicts."""
+        from myst_nb import glue
+
+        self.save()
+        table = self.table()
+        failing = [f"`{id}`" for id, c in self._claims.items() if not c.holds]
+        glue("n_hold", len(self._claims) - len(failing), display=False)
+        glue("n_claims", len(self._claims), display=False)
+        glue("failing", Markdown(", ".join(failing) or "none"), display=False)
+        return table
 
     def save(self, path: str | Path = CLAIMS_FILE) -> None:
         """Write the claims as JSON; every declared claim must have been measured."""
