@@ -22,7 +22,9 @@ from hopbook.chapters import Chapter, ChapterError
 from hopbook.claims import CLAIMS_FILE
 
 RESULTS_FILE = "results.json"
-_RECORDED_VERSIONS = ("hopbook", "torch", "numpy", "scipy", "matplotlib", "seaborn", "papermill", "jupytext")
+_RECORDED_VERSIONS = (
+    "hopbook", "torch", "numpy", "scipy", "matplotlib", "seaborn", "papermill", "jupytext", "transformers", "peft",
+)
 
 
 def fingerprint(chapter: Chapter, params: dict) -> str:
