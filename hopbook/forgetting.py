@@ -107,12 +107,13 @@ def finite_difference_sharpness(
 def replay_gain(x: Tensor, memories: Tensor, R: Tensor, beta: float, replayed: Tensor) -> Tensor:
     """Raw replay gain E(x | R X) - E(x | R X + {xi_r}) for each rotation, state and replayed memory.
 
-    Shape (n_rotations, n_states, n_replayed). Computed directly from the two log-sum-exps.
+    Shape (n_rotations, n_states, n_replayed). Computed directly from the two log-sum-exps. Batches
+    of memory sets work as in energy_rise.
     """
     rotated_states = x @ R  # (n_rot, n_states, d); E(x | R X) = E(R^T x | X)
     task2 = torch.logsumexp(beta * rotated_states @ memories.mT, dim=-1)  # beta * lse over rotated memories
     replay = beta * x @ replayed.mT  # (n_states, n_replayed): the replayed memory is not rotated
-    with_replay = torch.logaddexp(task2[..., None], replay.expand(task2.shape[0], -1, -1))
+    with_replay = torch.logaddexp(task2[..., None], replay)
     return (with_replay - task2[..., None]) / beta
 
 
