@@ -98,7 +98,7 @@ def test_relational_disruption_prose_carries_the_measured_numbers(smoke_book):
     measured = {c["id"]: c["measured"] for c in results_of(smoke_book, "relational-disruption")["claims"]}
     text = page_text(smoke_book / "_build" / "html" / "book" / "chapters" / "relational-disruption.html")
     assert f"All {measured['prop-4.2-either-overlap']['n_unmoved_with_one_overlap']} pairs with exactly one" in text
-    assert f"the fitted decay rate matches" in text
+    assert "the fitted decay rate matches" in text
     first = measured["rag-first-layer"]["max_rel_key_change_first_layer"]
     assert f"largest relative change {first:.1e}" in text
     assert "10 of 12 claims hold in this run" in text

@@ -1,6 +1,5 @@
 """Intrinsic forgetting and replay: the constructions, identities and formulas on small cases."""
 
-import math
 
 import pytest
 import torch
