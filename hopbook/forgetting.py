@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor
 
-from hopbook.hopfield import energy, fixed_point, softmax_weights
+from hopbook.hopfield import energy, fixed_point, jacobian, softmax_weights
 
 
 def equal_angular_memories(n_cluster: int, dim: int, cosine: float, dtype: torch.dtype = torch.float64) -> Tensor:
@@ -48,6 +48,15 @@ def latent_gaussian_memories(
     basis, _ = torch.linalg.qr(cluster.T)  # orthonormal basis of the cluster's span
     outlier = outlier - basis @ (basis.T @ outlier)
     return torch.cat([cluster, (outlier / outlier.norm())[None]])
+
+
+def cluster_outlier_memories(n_cluster: int, dim: int, cosine: float, construction: str, seed: int) -> Tensor:
+    """The memories of either construction: "exact" or "latent-gaussian" (drawn with the given seed)."""
+    if construction == "exact":
+        return equal_angular_memories(n_cluster, dim, cosine)
+    if construction == "latent-gaussian":
+        return latent_gaussian_memories(n_cluster, dim, cosine, generator=torch.Generator().manual_seed(seed))
+    raise ValueError(f"unknown construction {construction!r}; choose exact or latent-gaussian")
 
 
 def antisymmetric_generators(n: int, dim: int, generator: torch.Generator, dtype: torch.dtype = torch.float64) -> Tensor:
@@ -86,12 +95,9 @@ def second_order_rise(x: Tensor, memories: Tensor, beta: float, eps: float, vari
 
 
 def energy_hessian(x: Tensor, memories: Tensor, beta: float) -> Tensor:
-    """Hessian of the energy at x: I - beta Cov_p(xi), p = softmax(beta X x). Shape (..., n, d, d)."""
-    p = softmax_weights(x, memories, beta)
-    mean = p @ memories
-    second = torch.einsum("...nm,...mi,...mj->...nij", p, memories, memories)
-    cov = second - mean[..., :, None] * mean[..., None, :]
-    return torch.eye(x.shape[-1], dtype=x.dtype, device=x.device) - beta * cov
+    """Hessian of the energy at x: I - beta Cov_p(xi), p = softmax(beta X x), i.e. I minus the update's
+    Jacobian. Shape (..., n, d, d)."""
+    return torch.eye(x.shape[-1], dtype=x.dtype, device=x.device) - jacobian(x, memories, beta)
 
 
 def finite_difference_sharpness(

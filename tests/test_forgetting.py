@@ -6,7 +6,8 @@ import torch
 
 from hopbook import boltzmann
 from hopbook.forgetting import (
-    antisymmetric_generators, duplicate_baseline, energy_hessian, energy_rise, equal_angular_memories,
+    antisymmetric_generators, cluster_outlier_memories, duplicate_baseline, energy_hessian, energy_rise,
+    equal_angular_memories,
     finite_difference_sharpness, latent_gaussian_memories, replay_gain, replay_identity, rotations,
     second_order_rise, task1_fixed_points,
 )
@@ -95,3 +96,11 @@ def test_boltzmann_likelihood_is_the_gaussian_mixture_and_fitting_lowers_it():
     assert data.shape == (90, 4) and torch.allclose(data[:30].mean(0), W[0], atol=0.1)
     fitted = boltzmann.fit(W + 0.3, data, beta, steps=50, lr=0.02)
     assert boltzmann.negative_log_likelihood(data, fitted, beta) < boltzmann.negative_log_likelihood(data, W + 0.3, beta)
+
+
+def test_cluster_outlier_memories_dispatch_on_the_construction():
+    assert torch.equal(cluster_outlier_memories(4, 7, 0.3, "exact", 0), equal_angular_memories(4, 7, 0.3))
+    latent = cluster_outlier_memories(4, 7, 0.3, "latent-gaussian", 0)
+    assert torch.equal(latent, latent_gaussian_memories(4, 7, 0.3, generator=torch.Generator().manual_seed(0)))
+    with pytest.raises(ValueError, match="unknown construction"):
+        cluster_outlier_memories(4, 7, 0.3, "spherical", 0)
