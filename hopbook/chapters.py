@@ -10,6 +10,7 @@ ranges or choices, and the profiles:
       ranges: {d: [2, 1024]}             # inclusive; null for an open end
       choices: {key_dist: [gaussian, sphere]}
       constraints: [span < d]           # Python expressions over the parameters (see hopbook.rules)
+      datasets: [dataset]                # parameters naming an image set that must be on disk
       profiles:
         smoke: {d: 6}                    # seconds: what the tests run
         paper: {d: 64}                   # the papers' own scale
@@ -97,6 +98,7 @@ class Chapter:
     params: dict[str, Param]
     profiles: dict[str, dict]
     constraints: tuple[str, ...] = ()
+    datasets: tuple[str, ...] = ()
 
     def resolve(self, profile: str = "default", overrides: dict[str, object] | None = None) -> dict:
         """The full, checked parameter set of a run: defaults, then the profile, then overrides.
@@ -117,6 +119,16 @@ class Chapter:
                 involved = ", ".join(f"{n}={values[n]!r}" for n in sorted(names_in(rule)))
                 raise ParameterError(f"parameters must satisfy {rule} (here {involved})")
         return values
+
+    def check_data(self, values: dict) -> None:
+        """Raise ParameterError, before any compute, if a dataset the run names is not on disk."""
+        from hopbook.images import DatasetMissing, require
+
+        for name in self.datasets:
+            try:
+                require(values[name])
+            except DatasetMissing as err:
+                raise ParameterError(str(err)) from None
 
     def notebook(self) -> nbformat.NotebookNode:
         """The chapter source as a notebook, ready for papermill."""
@@ -154,11 +166,15 @@ def load_chapter(source: Path) -> Chapter:
         if key not in params:
             raise ChapterError(f"{source}: range or choices given for unknown parameter {key!r}")
     constraints = tuple(meta.get("constraints", []))
+    datasets = tuple(meta.get("datasets", []))
+    for name in datasets:
+        if name not in params:
+            raise ChapterError(f"{source}: datasets names unknown parameter {name!r}")
     for rule in constraints:
         unknown = names_in(rule) - set(params)
         if unknown:
             raise ChapterError(f"{source}: constraint {rule!r} names unknown parameters {sorted(unknown)}")
-    chapter = Chapter(source.stem, meta["title"], source, params, meta.get("profiles", {}), constraints)
+    chapter = Chapter(source.stem, meta["title"], source, params, meta.get("profiles", {}), constraints, datasets)
     for profile in chapter.profiles:
         try:
             chapter.resolve(profile)

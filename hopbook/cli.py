@@ -1,4 +1,4 @@
-"""The `hopbook` command: list chapters, run one, build the book, print the scorecard."""
+"""The `hopbook` command: list chapters, run one, build the book, print the scorecard, fetch data."""
 
 import argparse
 import signal
@@ -63,6 +63,13 @@ def cmd_scorecard(root: Path, args: argparse.Namespace) -> None:
         print(book.scorecard_table(r))
 
 
+def cmd_fetch(root: Path, args: argparse.Namespace) -> None:
+    from hopbook import images
+
+    images.fetch(args.dataset)
+    print(f"{args.dataset} is in {images.DATA}")
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="hopbook", description=__doc__)
     top.add_argument("--root", type=Path, help="the book's folder (default: found from the current one)")
@@ -84,6 +91,9 @@ def parser() -> argparse.ArgumentParser:
     score = sub.add_parser("scorecard", help="every claim from the latest results")
     score.add_argument("--profile", choices=PROFILES, help="only runs of this profile")
     score.set_defaults(func=cmd_scorecard)
+    fetch = sub.add_parser("fetch", help="download an image dataset into data/ (needs network)")
+    fetch.add_argument("dataset", choices=("mnist", "cifar10"))
+    fetch.set_defaults(func=cmd_fetch)
     return top
 
 

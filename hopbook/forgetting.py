@@ -101,12 +101,14 @@ def energy_hessian(x: Tensor, memories: Tensor, beta: float) -> Tensor:
 
 
 def finite_difference_sharpness(
-    x: Tensor, memories: Tensor, beta: float, sigma: float, n_directions: int, generator: torch.Generator
+    x: Tensor, memories: Tensor, beta: float, sigma: float, n_directions: int, generator: torch.Generator,
+    tile: int | None = None,
 ) -> Tensor:
     """Mean energy increase 2 (E(x + sigma u) - E(x)) / sigma^2 over random unit-variance directions u;
-    tends to tr H as sigma -> 0 (the perturbation sharpness of Appendix C.4)."""
-    u = torch.randn(n_directions, *x.shape, generator=generator, dtype=x.dtype)
-    rise = energy(x + sigma * u, memories, beta) - energy(x, memories, beta)
+    tends to tr H as sigma -> 0 (the perturbation sharpness of Appendix C.4). `tile` streams the
+    energy (see hopfield.energy)."""
+    u = torch.randn(n_directions, *x.shape, generator=generator, dtype=x.dtype).to(x.device)
+    rise = energy(x + sigma * u, memories, beta, tile) - energy(x, memories, beta, tile)
     return 2 * rise.mean(0) / sigma**2
 
 

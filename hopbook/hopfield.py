@@ -9,14 +9,38 @@ import torch
 from torch import Tensor
 
 
-def energy(x: Tensor, X: Tensor, beta: float) -> Tensor:
+def energy(x: Tensor, X: Tensor, beta: float, tile: int | None = None) -> Tensor:
     """E(x | X) = ||x||^2 / 2 - beta^{-1} log sum_mu exp(beta xi_mu^T x), shape (..., n).
 
     Ramsauer et al. add the constants beta^{-1} log N + M^2 / 2; they are left out here because
     they change when memories are added, and the replay identities are stated without them.
+    With `tile`, one memory set X of shape (N, d) is streamed in blocks of `tile` states by `tile`
+    memories, so memory stays bounded for tens of thousands of images (see `_logsumexp_tiled`).
     """
-    lse = torch.logsumexp(beta * x @ X.mT, dim=-1) / beta
-    return 0.5 * (x * x).sum(dim=-1) - lse
+    if tile is None:
+        lse = torch.logsumexp(beta * x @ X.mT, dim=-1)
+    else:
+        lse = _logsumexp_tiled(beta * x.reshape(-1, x.shape[-1]), X, tile).view(x.shape[:-1])
+    return 0.5 * (x * x).sum(dim=-1) - lse / beta
+
+
+def _logsumexp_tiled(q: Tensor, X: Tensor, tile: int) -> Tensor:
+    """log sum_mu exp(q_i^T xi_mu) for each row q_i, one (tile x tile) block of scores at a time.
+
+    The online form: keep the running maximum m and the sum s of exp(score - m); a new block with
+    larger maximum m' rescales s by exp(m - m'). Nothing overflows and no score matrix is kept.
+    """
+    out = []
+    for rows in q.split(tile):
+        m = torch.full((rows.shape[0],), -torch.inf, dtype=q.dtype, device=q.device)
+        s = torch.zeros_like(m)
+        for block in X.split(tile):
+            scores = rows @ block.T
+            m_new = torch.maximum(m, scores.amax(dim=1))
+            s = s * torch.exp(m - m_new) + torch.exp(scores - m_new[:, None]).sum(dim=1)
+            m = m_new
+        out.append(m + torch.log(s))
+    return torch.cat(out)
 
 
 def softmax_weights(x: Tensor, X: Tensor, beta: float) -> Tensor:

@@ -56,7 +56,9 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path) -> dict
 
     Writes out/SLUG.ipynb and out/results.json. Raises papermill's PapermillExecutionError if a
     cell fails, ChapterError if the chapter saved no claims; then neither file is left in out.
+    ParameterError, before anything runs, if a dataset it names is not on disk.
     """
+    chapter.check_data(params)
     out.mkdir(parents=True, exist_ok=True)
     (out / RESULTS_FILE).unlink(missing_ok=True)  # results first: they mark a finished run
     (out / f"{chapter.slug}.ipynb").unlink(missing_ok=True)

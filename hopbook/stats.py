@@ -1,6 +1,8 @@
 """Summaries of quantities that rest on random draws: every such claim reports its spread."""
 
 import numpy as np
+import pandas as pd
+from scipy import stats
 
 
 def mean_se(values) -> dict[str, float]:
@@ -25,3 +27,33 @@ def bootstrap_interval(values, level: float = 0.95, n_boot: int = 2000, seed: in
     tail = (1 - level) / 2
     low, high = np.quantile(means, [tail, 1 - tail])
     return float(low), float(high)
+
+
+def spearman_interval(x, y, level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> dict[str, float]:
+    """Spearman's rank correlation of paired draws with a percentile bootstrap interval (pairs
+    resampled together)."""
+    x, y = np.asarray(x, dtype=float).ravel(), np.asarray(y, dtype=float).ravel()
+    rng = np.random.default_rng(seed)
+    boot = [stats.spearmanr(x[i], y[i]).statistic for i in rng.integers(0, x.size, size=(n_boot, x.size))]
+    tail = (1 - level) / 2
+    low, high = np.quantile(boot, [tail, 1 - tail])
+    return {"rho": float(stats.spearmanr(x, y).statistic), "low": float(low), "high": float(high)}
+
+
+def bins_by(key, values, n_bins: int) -> pd.DataFrame:
+    """Equal-count bins of `key` (quantiles) with the mean, standard error and sum of `values` in
+    each: columns bin, key (the bin's mean key), mean, se, sum, n."""
+    frame = pd.DataFrame({"key": np.asarray(key, dtype=float), "value": np.asarray(values, dtype=float)})
+    frame["bin"] = pd.qcut(frame["key"].rank(method="first"), n_bins, labels=False)
+    grouped = frame.groupby("bin")
+    return pd.DataFrame({
+        "key": grouped["key"].mean(), "mean": grouped["value"].mean(), "se": grouped["value"].sem(),
+        "sum": grouped["value"].sum(), "n": grouped["value"].size(),
+    }).reset_index()
+
+
+def participation_ratio(weights) -> float:
+    """(sum w)^2 / sum w^2 over the positive weights: how many bins effectively share a total,
+    from 1 (all in one bin) to the number of bins (spread evenly)."""
+    w = np.clip(np.asarray(weights, dtype=float), 0, None)
+    return float(w.sum() ** 2 / (w**2).sum()) if w.any() else 0.0
