@@ -10,7 +10,8 @@ ranges or choices, and the profiles:
       ranges: {d: [2, 1024]}             # inclusive; null for an open end
       choices: {key_dist: [gaussian, sphere]}
       constraints: [span < d]           # Python expressions over the parameters (see hopbook.rules)
-      datasets: [dataset]                # parameters naming an image set that must be on disk
+      requires: {dataset: hopbook.images:require}  # parameters naming data that must be on disk,
+                                         # each with the function that checks it (raises if absent)
       profiles:
         smoke: {d: 6}                    # seconds: what the tests run
         paper: {d: 64}                   # the papers' own scale
@@ -18,6 +19,7 @@ ranges or choices, and the profiles:
 """
 
 import ast
+import importlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -98,7 +100,7 @@ class Chapter:
     params: dict[str, Param]
     profiles: dict[str, dict]
     constraints: tuple[str, ...] = ()
-    datasets: tuple[str, ...] = ()
+    requires: tuple[tuple[str, str], ...] = ()
 
     def resolve(self, profile: str = "default", overrides: dict[str, object] | None = None) -> dict:
         """The full, checked parameter set of a run: defaults, then the profile, then overrides.
@@ -120,15 +122,14 @@ class Chapter:
                 raise ParameterError(f"parameters must satisfy {rule} (here {involved})")
         return values
 
-    def check_data(self, values: dict) -> None:
-        """Raise ParameterError, before any compute, if a dataset the run names is not on disk."""
-        from hopbook.images import DatasetMissing, require
-
-        for name in self.datasets:
+    def check_requirements(self, values: dict) -> None:
+        """Raise ParameterError, before any compute, if data or weights a run names are not on disk."""
+        for name, checker in self.requires:
+            module, function = checker.split(":")
             try:
-                require(values[name])
-            except DatasetMissing as err:
-                raise ParameterError(str(err)) from None
+                getattr(importlib.import_module(module), function)(values[name])
+            except (LookupError, RuntimeError) as err:
+                raise ParameterError(f"parameter {name!r}: {err}") from None
 
     def notebook(self) -> nbformat.NotebookNode:
         """The chapter source as a notebook, ready for papermill."""
@@ -166,15 +167,15 @@ def load_chapter(source: Path) -> Chapter:
         if key not in params:
             raise ChapterError(f"{source}: range or choices given for unknown parameter {key!r}")
     constraints = tuple(meta.get("constraints", []))
-    datasets = tuple(meta.get("datasets", []))
-    for name in datasets:
-        if name not in params:
-            raise ChapterError(f"{source}: datasets names unknown parameter {name!r}")
+    requires = tuple(meta.get("requires", {}).items())
+    for name, checker in requires:
+        if name not in params or checker.count(":") != 1:
+            raise ChapterError(f"{source}: requires needs `parameter: module:function`, got {name}: {checker}")
     for rule in constraints:
         unknown = names_in(rule) - set(params)
         if unknown:
             raise ChapterError(f"{source}: constraint {rule!r} names unknown parameters {sorted(unknown)}")
-    chapter = Chapter(source.stem, meta["title"], source, params, meta.get("profiles", {}), constraints, datasets)
+    chapter = Chapter(source.stem, meta["title"], source, params, meta.get("profiles", {}), constraints, requires)
     for profile in chapter.profiles:
         try:
             chapter.resolve(profile)

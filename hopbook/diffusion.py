@@ -23,13 +23,14 @@ import torch.nn.functional as F
 from diffusers import DDPMScheduler, UNet2DModel
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
-from safetensors import safe_open
 from safetensors.torch import load_file, save_file
-from torch import Tensor
+from torch import Tensor, nn
 from tqdm.auto import trange
 
+from hopbook.forgetting import hessian_trace
 from hopbook.hopfield import energy
 
+_CODE = Path(__file__).read_bytes()  # the training code, part of every checkpoint's key
 CHECKPOINTS = Path(os.environ.get("HOPBOOK_CHECKPOINTS", Path(__file__).resolve().parent.parent / "runs" / "checkpoints"))
 POLICIES = ("none", "top", "random", "bottom")
 TRAIN_TIMESTEPS = 1000
@@ -72,8 +73,8 @@ class Recipe:
     precision: str = "fp32"
 
 
-def train(model: UNet2DModel, data: Tensor, recipe: Recipe, seed: int, replay: Tensor | None = None,
-          desc: str = "training") -> UNet2DModel:
+def train(model: nn.Module, data: Tensor, recipe: Recipe, seed: int, replay: Tensor | None = None,
+          desc: str = "training", schedule: DDPMScheduler | None = None) -> nn.Module:
     """Train `model` in place to predict the noise added to `data`; return it holding the EMA weights.
 
     With a replay buffer, each batch mixes buffer images in the proportion they would have in the
@@ -81,19 +82,20 @@ def train(model: UNet2DModel, data: Tensor, recipe: Recipe, seed: int, replay: T
     drawn on the CPU from one seeded generator, so a run is reproducible on any device.
     """
     gen = torch.Generator().manual_seed(seed)
-    schedule = noise_scheduler()
+    schedule = schedule or noise_scheduler()
     batch = recipe.batch_size
     n_replay = 0 if replay is None else max(1, round(batch * len(replay) / (len(data) + len(replay))))
     model.to(recipe.device).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=0.0)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=recipe.lr, weight_decay=0.0)
     lr_schedule = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=recipe.warmup)
-    ema = EMAModel(model.parameters(), decay=recipe.ema_decay)
+    ema = EMAModel(trainable, decay=recipe.ema_decay, foreach=True)
     for _ in trange(recipe.steps, desc=desc, mininterval=2):
         x0 = data[torch.randint(len(data), (batch - n_replay,), generator=gen)]
         if n_replay:
             x0 = torch.cat([x0, replay[torch.randint(len(replay), (n_replay,), generator=gen)]])
         noise = torch.randn(x0.shape, generator=gen)
-        t = torch.randint(TRAIN_TIMESTEPS, (batch,), generator=gen)
+        t = torch.randint(schedule.config.num_train_timesteps, (batch,), generator=gen)
         xt = schedule.add_noise(x0, noise, t)
         with _autocast(recipe.device, recipe.precision):
             predicted = model(xt.to(recipe.device), t.to(recipe.device)).sample
@@ -102,34 +104,36 @@ def train(model: UNet2DModel, data: Tensor, recipe: Recipe, seed: int, replay: T
         optimizer.step()
         lr_schedule.step()
         optimizer.zero_grad(set_to_none=True)
-        ema.step(model.parameters())
-    ema.copy_to(model.parameters())
+        ema.step(trainable)
+    ema.copy_to(trainable)
     return model.eval()
 
 
 def trained(
-    architecture: dict, data: Tensor, recipe: Recipe, seed: int, *, start: tuple[UNet2DModel, str] | None = None,
+    architecture: dict, data: Tensor, recipe: Recipe, seed: int, *, start: tuple[nn.Module, str] | None = None,
     replay: Tensor | None = None, desc: str = "training", folder: Path | None = None,
-) -> tuple[UNet2DModel, str]:
-    """A model of `architecture` (the arguments of `unet`) trained on data, from scratch or from a
-    copy of `start` = (model, its key), loaded from the checkpoint cache when it was trained before.
-    Returns the model and its key."""
+    schedule: DDPMScheduler | None = None,
+) -> tuple[nn.Module, str]:
+    """A model trained on data, from scratch (a `unet(**architecture)`) or from a copy of `start` =
+    (model, its key), loaded from the checkpoint cache when it was trained before. Returns the
+    model and its key."""
     key = fingerprint(
         architecture=architecture, data=data, recipe=asdict(recipe), seed=seed,
         start=start[1] if start else "scratch", replay=replay if replay is not None else "none",
+        schedule=dict(schedule.config) if schedule else "default",
     )
+    template = start[0] if start else unet(**architecture)
 
-    def make() -> UNet2DModel:
-        model = copy.deepcopy(start[0]) if start else unet(**architecture)
-        return train(model, data, recipe, seed, replay, desc)
+    def make() -> nn.Module:
+        return train(copy.deepcopy(template), data, recipe, seed, replay, desc, schedule)
 
-    return cached(key, make, folder or CHECKPOINTS), key
+    return cached(key, make, template, folder or CHECKPOINTS), key
 
 
 def fingerprint(**parts) -> str:
     """Hash of a checkpoint's determinants: tensors by their bytes, other values as JSON, plus the
     training code of this module and the torch and diffusers versions."""
-    h = hashlib.sha256(Path(__file__).read_bytes())
+    h = hashlib.sha256(_CODE)
     h.update(f"torch {torch.__version__} diffusers {metadata.version('diffusers')}".encode())
     for name, value in sorted(parts.items()):
         h.update(name.encode())
@@ -137,21 +141,20 @@ def fingerprint(**parts) -> str:
             h.update(str((value.dtype, tuple(value.shape))).encode())
             h.update(value.detach().cpu().contiguous().numpy().tobytes())
         else:
-            h.update(json.dumps(value, sort_keys=True).encode())
+            h.update(json.dumps(value, sort_keys=True, default=str).encode())
     return h.hexdigest()[:24]
 
 
-def cached(key: str, make: Callable[[], UNet2DModel], folder: Path) -> UNet2DModel:
-    """The model saved under `key` in folder, or `make()` saved there first.
+def cached(key: str, make: Callable[[], nn.Module], template: nn.Module, folder: Path) -> nn.Module:
+    """The weights saved under `key` in folder, loaded into a copy of `template`; or `make()`,
+    saved there first.
 
     The file is written under a temporary name and renamed into place, so a killed run leaves no
     file that looks finished; the temporary files of killed runs are removed by the next save.
     """
     path = folder / f"{key}.safetensors"
     if path.exists():
-        with safe_open(path, framework="pt") as f:  # the config travels in the file's metadata
-            config = json.loads(f.metadata()["config"])
-        model = UNet2DModel.from_config(config)
+        model = copy.deepcopy(template)
         model.load_state_dict(load_file(path))
         return model.eval()
     model = make()
@@ -159,10 +162,29 @@ def cached(key: str, make: Callable[[], UNet2DModel], folder: Path) -> UNet2DMod
     for stale in folder.glob(f"{key}.safetensors.partial-*"):
         stale.unlink(missing_ok=True)
     partial = folder / f"{key}.safetensors.partial-{os.getpid()}"
-    state = {name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}
-    save_file(state, partial, metadata={"config": json.dumps(dict(model.config))})
+    save_file({name: t.detach().cpu().contiguous() for name, t in model.state_dict().items()}, partial)
     partial.replace(path)
     return model
+
+
+def continual(
+    architecture: dict, task1: Tensor, task2: dict[str, Tensor], buffers: dict[str, Tensor | None],
+    recipes: tuple[Recipe, Recipe], seed: int, score: Callable[[nn.Module], Tensor], *,
+    start: tuple[nn.Module, str] | None = None, schedule: DDPMScheduler | None = None, folder: Path | None = None,
+) -> dict:
+    """Task 1, then each Task 2 from the Task-1 model with each replay buffer (indices into task1,
+    or None); `score` every model. Returns {"after Task 1": scores, (setting, policy): scores}."""
+    common = {"folder": folder, "schedule": schedule}
+    model1, key1 = trained(architecture, task1, recipes[0], seed, start=start, desc="Task 1", **common)
+    scores = {"after Task 1": score(model1)}
+    for setting, data in task2.items():
+        for policy, idx in buffers.items():
+            model2, _ = trained(
+                architecture, data, recipes[1], seed + 1, start=(model1, key1),
+                replay=None if idx is None else task1[idx], desc=f"Task 2, {setting}, replay {policy}", **common,
+            )
+            scores[setting, policy] = score(model2)
+    return scores
 
 
 def flatten_normalised(images: Tensor) -> Tensor:
@@ -176,6 +198,14 @@ def image_energy(images: Tensor, memories: Tensor, beta: float, tile: int = 2048
     tiles: at CIFAR scale (25,000 x 25,000 images) no score matrix is ever held whole."""
     x = flatten_normalised(images).to(device)
     return energy(x, flatten_normalised(memories).to(device), beta, tile=tile).cpu()
+
+
+def image_sharpness(images: Tensor, memories: Tensor, beta: float, tile: int = 2048, device: str = "cpu") -> Tensor:
+    """The trace of the energy's Hessian at each image (flattened, unit norm), exact (see
+    forgetting.hessian_trace), a tile of images at a time: memory stays at tile x n_memories."""
+    X = flatten_normalised(memories).to(device)
+    rows = flatten_normalised(images).to(device).split(tile)
+    return torch.cat([hessian_trace(x, X, beta) for x in rows]).cpu()
 
 
 def replay_buffer(energies: Tensor, k: int, policy: str, seed: int) -> Tensor | None:
@@ -193,16 +223,18 @@ def replay_buffer(energies: Tensor, k: int, policy: str, seed: int) -> Tensor | 
 @torch.inference_mode()
 def reconstruction_mse(
     model: Callable, images: Tensor, *, t0: int, n_steps: int, generations: int, batch_size: int,
-    seed: int, device: str = "cpu", precision: str = "fp32",
+    seed: int, device: str = "cpu", precision: str = "fp32", schedule: DDPMScheduler | None = None,
+    encode: Callable[[Tensor], Tensor] | None = None, decode: Callable[[Tensor], Tensor] | None = None,
 ) -> Tensor:
     """Per-image reconstruction forgetting score, shape (n,).
 
     Each image is noised to timestep t0, then DDPM's reverse process runs from t0 to 0 over n_steps
     timesteps evenly spaced (each step the exact posterior between its two timesteps), and the MSE
     to the original is averaged over `generations` independent noisings. The same seed gives every
-    model the same noise, so differences between models are not noise.
+    model the same noise, so differences between models are not noise. A latent model passes its
+    VAE's `encode` and `decode`: the noise is added to the latent, the error measured in pixels.
     """
-    schedule = noise_scheduler()
+    schedule = copy.deepcopy(schedule or noise_scheduler())
     timesteps = torch.linspace(t0, 0, n_steps).round().long().unique_consecutive().tolist()
     schedule.set_timesteps(timesteps=timesteps)
     gen = torch.Generator().manual_seed(seed)
@@ -210,11 +242,13 @@ def reconstruction_mse(
     for _ in range(generations):
         for start in range(0, len(images), batch_size):
             x0 = images[start:start + batch_size].to(device)
-            noise = torch.randn(x0.shape, generator=gen).to(device)
-            x = schedule.add_noise(x0, noise, torch.tensor([t0], device=device))
+            z0 = encode(x0) if encode else x0
+            noise = torch.randn(z0.shape, generator=gen).to(device)
+            z = schedule.add_noise(z0, noise, torch.tensor([t0], device=device))
             for t in schedule.timesteps:
                 with _autocast(device, precision):
-                    eps = model(x, t.to(device)).sample.float()
-                x = schedule.step(eps, t, x, generator=gen).prev_sample
+                    eps = model(z, t.to(device)).sample.float()
+                z = schedule.step(eps, t, z, generator=gen).prev_sample
+            x = decode(z) if decode else z
             total[start:start + batch_size] += ((x - x0) ** 2).flatten(1).mean(1).cpu()
     return total / generations

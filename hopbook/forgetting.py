@@ -100,15 +100,21 @@ def energy_hessian(x: Tensor, memories: Tensor, beta: float) -> Tensor:
     return torch.eye(x.shape[-1], dtype=x.dtype, device=x.device) - jacobian(x, memories, beta)
 
 
+def hessian_trace(x: Tensor, memories: Tensor, beta: float) -> Tensor:
+    """tr H = d - beta tr Cov_p(xi) without forming H, with tr Cov_p = sum_mu p_mu ||xi_mu||^2 - ||T(x)||^2
+    and T(x) = X^T p the Hopfield update. Shape (..., n)."""
+    p = softmax_weights(x, memories, beta)
+    spread = p @ (memories * memories).sum(-1) - ((p @ memories) ** 2).sum(-1)
+    return x.shape[-1] - beta * spread
+
+
 def finite_difference_sharpness(
-    x: Tensor, memories: Tensor, beta: float, sigma: float, n_directions: int, generator: torch.Generator,
-    tile: int | None = None,
+    x: Tensor, memories: Tensor, beta: float, sigma: float, n_directions: int, generator: torch.Generator
 ) -> Tensor:
     """Mean energy increase 2 (E(x + sigma u) - E(x)) / sigma^2 over random unit-variance directions u;
-    tends to tr H as sigma -> 0 (the perturbation sharpness of Appendix C.4). `tile` streams the
-    energy (see hopfield.energy)."""
-    u = torch.randn(n_directions, *x.shape, generator=generator, dtype=x.dtype).to(x.device)
-    rise = energy(x + sigma * u, memories, beta, tile) - energy(x, memories, beta, tile)
+    tends to tr H as sigma -> 0 (the perturbation sharpness of Appendix C.4)."""
+    u = torch.randn(n_directions, *x.shape, generator=generator, dtype=x.dtype)
+    rise = energy(x + sigma * u, memories, beta) - energy(x, memories, beta)
     return 2 * rise.mean(0) / sigma**2
 
 

@@ -24,6 +24,7 @@ from hopbook.claims import CLAIMS_FILE
 RESULTS_FILE = "results.json"
 _RECORDED_VERSIONS = (
     "hopbook", "torch", "numpy", "scipy", "matplotlib", "seaborn", "papermill", "jupytext", "transformers", "peft",
+    "diffusers", "torchvision",
 )
 
 
@@ -56,9 +57,9 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path) -> dict
 
     Writes out/SLUG.ipynb and out/results.json. Raises papermill's PapermillExecutionError if a
     cell fails, ChapterError if the chapter saved no claims; then neither file is left in out.
-    ParameterError, before anything runs, if a dataset it names is not on disk.
+    ParameterError, before anything runs, if data or weights it names are not on disk.
     """
-    chapter.check_data(params)
+    chapter.check_requirements(params)
     out.mkdir(parents=True, exist_ok=True)
     (out / RESULTS_FILE).unlink(missing_ok=True)  # results first: they mark a finished run
     (out / f"{chapter.slug}.ipynb").unlink(missing_ok=True)

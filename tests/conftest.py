@@ -1,3 +1,4 @@
+import os
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,14 @@ def write_chapter(root: Path, slug: str, body: str, meta: str = "profiles: {smok
         f"```{{code-cell}} ipython3\n{textwrap.dedent(body).strip()}\n```\n"
     )
     return source
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkpoint_folder(tmp_path_factory) -> Path:
+    """Model checkpoints of the test runs go to a temporary folder, not the repository's runs/."""
+    folder = tmp_path_factory.mktemp("checkpoints")
+    os.environ["HOPBOOK_CHECKPOINTS"] = str(folder)  # read by hopbook.diffusion in every chapter run
+    return folder
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import torch
 from hopbook import boltzmann
 from hopbook.forgetting import (
     antisymmetric_generators, cluster_outlier_memories, duplicate_baseline, energy_hessian, energy_rise,
-    equal_angular_memories,
+    equal_angular_memories, hessian_trace,
     finite_difference_sharpness, latent_gaussian_memories, replay_gain, replay_identity, rotations,
     second_order_rise, task1_fixed_points,
 )
@@ -104,3 +104,11 @@ def test_cluster_outlier_memories_dispatch_on_the_construction():
     assert torch.equal(latent, latent_gaussian_memories(4, 7, 0.3, generator=torch.Generator().manual_seed(0)))
     with pytest.raises(ValueError, match="unknown construction"):
         cluster_outlier_memories(4, 7, 0.3, "spherical", 0)
+
+
+def test_hessian_trace_is_the_trace_of_the_hessian():
+    X = cluster_outlier_memories(6, 12, 0.4, "latent-gaussian", seed=3) * 1.3  # norms other than 1 too
+    x = torch.randn(2, 5, 12, generator=torch.Generator().manual_seed(0))
+    for beta in (0.5, 8.0):
+        full = torch.diagonal(energy_hessian(x, X, beta), dim1=-2, dim2=-1).sum(-1)
+        assert torch.allclose(hessian_trace(x, X, beta), full, atol=1e-10)
