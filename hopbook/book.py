@@ -19,6 +19,8 @@ from hopbook.runner import RESULTS_FILE, is_up_to_date, read_results, run_chapte
 
 CHAPTER_PAGES = "book/chapters"
 SCORECARD_PAGE = "book/scorecard.md"
+GPU_RUNS = "runs/gpu"  # runs made on a lent GPU, committed: RUN/results.json, RUN/SLUG.ipynb for a page
+GPU_PAGES = "book/gpu"
 
 
 def runs_dir(root: Path, profile: str) -> Path:
@@ -82,8 +84,14 @@ def scorecard_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def scorecard_markdown(all_results: list[dict]) -> str:
-    """The scorecard page: every claim of every chapter, with the parameters of its run."""
+def gpu_results(root: Path) -> dict[str, dict]:
+    """The committed GPU runs, by run name (their folder under runs/gpu)."""
+    return {p.parent.name: json.loads(p.read_text()) for p in sorted((root / GPU_RUNS).glob(f"*/{RESULTS_FILE}"))}
+
+
+def scorecard_markdown(all_results: list[dict], gpu_runs: dict[str, dict]) -> str:
+    """The scorecard page: every claim of every chapter, with the parameters of its run, then the
+    claims of the committed GPU runs."""
     parts = [
         "# Scorecard\n",
         "Every claim the book tests, as measured in the runs this book was built from. The verdict is",
@@ -102,14 +110,20 @@ def scorecard_markdown(all_results: list[dict]) -> str:
 
 
 def stage(root: Path, all_results: list[dict]) -> None:
-    """Copy the executed notebooks of these runs to book/chapters/ and write the scorecard page."""
-    pages = root / CHAPTER_PAGES
-    shutil.rmtree(pages, ignore_errors=True)
-    pages.mkdir(parents=True)
+    """Copy the executed notebooks of these runs to book/chapters/, those of the committed GPU runs
+    to book/gpu/RUN.ipynb, and write the scorecard page."""
+    for folder in (CHAPTER_PAGES, GPU_PAGES):
+        shutil.rmtree(root / folder, ignore_errors=True)
+        (root / folder).mkdir(parents=True)
     for r in all_results:
         run = runs_dir(root, r["profile"]) / r["chapter"]
-        shutil.copy2(run / f"{r['chapter']}.ipynb", pages / f"{r['chapter']}.ipynb")
-    (root / SCORECARD_PAGE).write_text(scorecard_markdown(all_results))
+        shutil.copy2(run / f"{r['chapter']}.ipynb", root / CHAPTER_PAGES / f"{r['chapter']}.ipynb")
+    gpu_runs = gpu_results(root)
+    for name, r in gpu_runs.items():
+        notebook = root / GPU_RUNS / name / f"{r['chapter']}.ipynb"
+        if notebook.exists():
+            shutil.copy2(notebook, root / GPU_PAGES / f"{name}.ipynb")
+    (root / SCORECARD_PAGE).write_text(scorecard_markdown(all_results, gpu_runs))
 
 
 def build(root: Path, profile: str = "default", log=print) -> Path:
