@@ -62,15 +62,19 @@ def require(source: str) -> None:
     a folder with a model_index.json, or a hub id whose files are in the local Hugging Face cache."""
     if not source:
         return
-    folder = Path(source)
-    if (folder / "model_index.json").is_file():
-        return
-    if not folder.exists() and "/" in source and isinstance(try_to_load_from_cache(source, "model_index.json"), str):
+    if (Path(source) / "model_index.json").is_file() or _in_hub_cache(source):
         return
     raise WeightsMissing(
         f"Stable Diffusion weights {source!r} are not on this machine. Download them once with network "
         f"(e.g. `hf download {source}`) or pass a local folder holding the pipeline (its model_index.json)."
     )
+
+
+def _in_hub_cache(repo_id: str) -> bool:
+    try:
+        return isinstance(try_to_load_from_cache(repo_id, "model_index.json"), str)
+    except ValueError:  # not a valid hub id (a path, say)
+        return False
 
 
 def load_pipeline(source: str) -> StableDiffusionPipeline:
