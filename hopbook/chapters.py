@@ -128,7 +128,7 @@ class Chapter:
             module, function = checker.split(":")
             try:
                 getattr(importlib.import_module(module), function)(values[name])
-            except (LookupError, RuntimeError) as err:
+            except (LookupError, RuntimeError, ValueError) as err:
                 raise ParameterError(f"parameter {name!r}: {err}") from None
 
     def notebook(self) -> nbformat.NotebookNode:

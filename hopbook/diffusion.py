@@ -54,7 +54,8 @@ def unet(channels: int, size: int, width: int, levels: int, layers: int = 1, see
 
 
 def noise_scheduler() -> DDPMScheduler:
-    """DDPM's linear schedule, beta from 1e-4 to 0.02 over 1000 steps (the paper's Appendix H)."""
+    """A linear schedule, as the paper's Appendix H states; its endpoints are lost from the text, so
+    these are DDPM's: beta from 1e-4 to 0.02 over 1000 steps."""
     return DDPMScheduler(num_train_timesteps=TRAIN_TIMESTEPS, beta_schedule="linear", beta_start=1e-4, beta_end=0.02)
 
 
@@ -242,10 +243,10 @@ def reconstruction_mse(
     schedule.set_timesteps(timesteps=timesteps)
     gen = torch.Generator().manual_seed(seed)
     total = torch.zeros(len(images))
-    for _ in range(generations):
-        for start in range(0, len(images), batch_size):
-            x0 = images[start:start + batch_size].to(device)
-            z0 = encode(x0) if encode else x0
+    for start in range(0, len(images), batch_size):
+        x0 = images[start:start + batch_size].to(device)
+        z0 = encode(x0) if encode else x0
+        for _ in range(generations):
             noise = torch.randn(z0.shape, generator=gen).to(device)
             z = schedule.add_noise(z0, noise, torch.tensor([t0], device=device))
             for t in schedule.timesteps:

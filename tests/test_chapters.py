@@ -50,11 +50,20 @@ def test_unknown_profile_is_refused(tmp_path):
         ("ranges: {depth: [0, 1]}", "unknown parameter 'depth'"),
         ("constraints: [depth > 1]", "unknown parameters \\['depth'\\]"),
         ("ranges: {seed: [5, 10]}", "default of parameter 'seed'"),
+        ("requires: {depth: 'hopbook.images:require'}", "requires needs `parameter: module:function`"),
+        ("requires: {seed: hopbook.images.require}", "requires needs `parameter: module:function`"),
     ],
 )
 def test_malformed_declarations_are_refused_when_loaded(tmp_path, meta, message):
     with pytest.raises(ChapterError, match=message):
         load_chapter(write_chapter(tmp_path, "demo", "pass", meta))
+
+
+def test_required_data_is_checked_before_a_run(tmp_path):
+    meta = "requires: {seed: 'hopbook.images:require'}\nprofiles: {smoke: {}}"  # seed stands in for a dataset name
+    chapter = load_chapter(write_chapter(tmp_path, "demo", "pass", meta))
+    with pytest.raises(ParameterError, match="parameter 'seed': unknown dataset 0"):
+        chapter.check_requirements(chapter.resolve())
 
 
 def test_parameters_need_a_type_and_one_line_each(tmp_path):

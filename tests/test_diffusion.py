@@ -229,3 +229,15 @@ def test_replay_mixes_the_buffer_into_every_batch(monkeypatch):
     monkeypatch.setattr(diffusion.DDPMScheduler, "add_noise", spy)
     diffusion.train(diffusion.unet(**ARCH), data, diffusion.Recipe(3, 20, 1e-3, warmup=1), seed=0, replay=buffer)
     assert [int(s.sum()) for s in seen] == [2, 2, 2]  # 20 x 10 / (90 + 10) buffer images per batch
+
+
+def test_the_paper_profile_shapes_train_and_reconstruct_in_bf16():
+    """3-channel 32x32 images through a 4-level UNet with bf16 autocast: the paper profile's code path
+    (run on a GPU there; bf16 autocast runs on the CPU too)."""
+    data = torch.rand(6, 3, 32, 32) * 2 - 1
+    model = diffusion.unet(channels=3, size=32, width=8, levels=4)
+    recipe = diffusion.Recipe(steps=2, batch_size=4, lr=1e-3, warmup=1, precision="bf16")
+    diffusion.train(model, data, recipe, seed=0)
+    mse = diffusion.reconstruction_mse(model, data, t0=100, n_steps=3, generations=1, batch_size=4, seed=0,
+                                       precision="bf16")
+    assert mse.shape == (6,) and torch.isfinite(mse).all()
