@@ -46,11 +46,12 @@ def unet(channels: int, size: int, width: int, levels: int, layers: int = 1, see
     widths = tuple(width * min(2**i, 2) for i in range(levels))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return UNet2DModel(
+        model = UNet2DModel(
             sample_size=size, in_channels=channels, out_channels=channels, block_out_channels=widths,
             layers_per_block=layers, down_block_types=("DownBlock2D",) * levels,
             up_block_types=("UpBlock2D",) * levels, norm_num_groups=min(32, width // 4),
         )
+    return model.float()  # float32 whatever torch's default dtype
 
 
 def noise_scheduler() -> DDPMScheduler:
@@ -98,7 +99,7 @@ def train(model: nn.Module, data: Tensor, recipe: Recipe, seed: int, replay: Ten
         x0 = data[torch.randint(len(data), (batch - n_replay,), generator=gen)]
         if n_replay:
             x0 = torch.cat([x0, replay[torch.randint(len(replay), (n_replay,), generator=gen)]])
-        noise = torch.randn(x0.shape, generator=gen)
+        noise = torch.randn(x0.shape, generator=gen, dtype=x0.dtype)
         t = torch.randint(schedule.config.num_train_timesteps, (batch,), generator=gen)
         xt = schedule.add_noise(x0, noise, t)
         with _autocast(recipe.device, recipe.precision):
@@ -242,12 +243,12 @@ def reconstruction_mse(
     timesteps = torch.linspace(t0, 0, n_steps).round().long().unique_consecutive().tolist()
     schedule.set_timesteps(timesteps=timesteps)
     gen = torch.Generator().manual_seed(seed)
-    total = torch.zeros(len(images))
+    total = torch.zeros(len(images), dtype=torch.float32)
     for start in range(0, len(images), batch_size):
         x0 = images[start:start + batch_size].to(device)
         z0 = encode(x0) if encode else x0
         for _ in range(generations):
-            noise = torch.randn(z0.shape, generator=gen).to(device)
+            noise = torch.randn(z0.shape, generator=gen, dtype=z0.dtype).to(device)
             z = schedule.add_noise(z0, noise, torch.tensor([t0], device=device))
             for t in schedule.timesteps:
                 with _autocast(device, precision):

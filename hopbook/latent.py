@@ -91,5 +91,5 @@ def parts(
     pipe.to(device)
     empty, _ = pipe.encode_prompt([""], device, 1, do_classifier_free_guidance=False)
     pipe.text_encoder.requires_grad_(False)
-    denoiser = LatentDenoiser(pipe.unet, empty.detach())
+    denoiser = LatentDenoiser(pipe.unet.float(), empty.detach().float())  # trained in float32 (bf16 by autocast)
     return denoiser, Autoencoder(pipe.vae, size, resolution), DDPMScheduler.from_config(pipe.scheduler.config)

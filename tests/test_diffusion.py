@@ -68,7 +68,7 @@ def test_mnist_loads_from_torchvision_files(mnist_root):
 def test_cifar10_loads_channels_first_and_splits_living_from_non_living(cifar_root):
     x, y = images.load("cifar10", root=cifar_root)
     assert x.shape == (50, 3, 32, 32)
-    assert torch.allclose(x[0, :, 5, 5], torch.tensor([-1.0, 128 / 255 * 2 - 1, 1.0]), atol=1e-6)
+    assert torch.allclose(x[0, :, 5, 5], torch.tensor([-1.0, 128 / 255 * 2 - 1, 1.0], dtype=torch.float32), atol=1e-6)
     task1, task2 = images.tasks("cifar10", "class", root=cifar_root)
     assert len(task1) == len(task2) == 25  # five classes each, five batches of one image per class
     living = torch.isin(y, torch.tensor([2, 3, 4, 5, 7]))  # bird cat deer dog horse
@@ -218,7 +218,7 @@ def test_a_save_killed_midway_leaves_nothing_that_looks_finished(tmp_path, monke
 
 
 def test_replay_mixes_the_buffer_into_every_batch(monkeypatch):
-    data, buffer = torch.zeros(90, 1, 16, 16), torch.ones(10, 1, 16, 16)
+    data, buffer = torch.zeros(90, 1, 16, 16, dtype=torch.float32), torch.ones(10, 1, 16, 16, dtype=torch.float32)
     seen = []
     real_add_noise = diffusion.DDPMScheduler.add_noise
 
@@ -234,7 +234,7 @@ def test_replay_mixes_the_buffer_into_every_batch(monkeypatch):
 def test_the_paper_profile_shapes_train_and_reconstruct_in_bf16():
     """3-channel 32x32 images through a 4-level UNet with bf16 autocast: the paper profile's code path
     (run on a GPU there; bf16 autocast runs on the CPU too)."""
-    data = torch.rand(6, 3, 32, 32) * 2 - 1
+    data = torch.rand(6, 3, 32, 32, dtype=torch.float32) * 2 - 1
     model = diffusion.unet(channels=3, size=32, width=8, levels=4)
     recipe = diffusion.Recipe(steps=2, batch_size=4, lr=1e-3, warmup=1, precision="bf16")
     diffusion.train(model, data, recipe, seed=0)

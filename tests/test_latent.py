@@ -33,6 +33,7 @@ def tiny_pipeline(tmp_path_factory):
     scheduler = DDPMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012)
     pipe = StableDiffusionPipeline(vae=vae, text_encoder=text, tokenizer=tokenizer, unet=unet, scheduler=scheduler,
                                    safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe.to(torch.float32)  # whatever default dtype other test modules set
     pipe.save_pretrained(folder / "pipeline")
     return folder / "pipeline"
 
