@@ -161,3 +161,12 @@ def test_diffusion_prose_carries_the_measured_numbers_and_says_what_was_not_run(
     assert f"{measured['bottom-wider-domain']['pr_bottom']:.1f} in the rotated one" in text
     assert "Not run. No Stable Diffusion pipeline was given" in text
     assert "latent-energy-forgetting" not in measured  # no claim is recorded for what did not run
+
+
+def test_committed_gpu_runs_are_shown_with_their_claims(smoke_book):
+    runs = sorted(p.parent.name for p in (REPO / "runs" / "gpu").glob("*/results.json"))
+    scorecard = page_text(smoke_book / "_build" / "html" / "book" / "scorecard.html")
+    for name in runs:
+        assert f"Run {name} of" in scorecard
+    for notebook in (REPO / "runs" / "gpu").glob("*/*.ipynb"):
+        assert (smoke_book / "_build" / "html" / "book" / "gpu" / f"{notebook.parent.name}.html").exists()
