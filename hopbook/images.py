@@ -41,19 +41,20 @@ def _torchvision_class(name: str):
     return getattr(torchvision.datasets, _TORCHVISION[name])
 
 
-def require(name: str, root: Path = DATA) -> None:
-    """Raise DatasetMissing, saying what to do, unless dataset `name` can be loaded offline."""
-    if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
-    if name == "digits":
-        return  # ships inside scikit-learn
+def _open(name: str, root: Path):
+    """The torchvision training set `name` read from root, or DatasetMissing saying what to do."""
     try:
-        _torchvision_class(name)(root=str(root), train=True, download=False)
+        return _torchvision_class(name)(root=str(root), train=True, download=False)
     except RuntimeError:
         raise DatasetMissing(
             f"dataset {name!r} is not in {root}. Fetch it once with network: `hopbook fetch {name}` "
             f"(torchvision downloads it there), or use dataset=digits, which ships with scikit-learn."
         ) from None
+
+
+def require(name: str, root: Path = DATA) -> None:
+    """Raise DatasetMissing, saying what to do, unless dataset `name` can be loaded offline."""
+    load(name, root)
 
 
 def fetch(name: str, root: Path = DATA) -> None:
@@ -65,7 +66,8 @@ def fetch(name: str, root: Path = DATA) -> None:
 
 def load(name: str, root: Path = DATA) -> tuple[Tensor, Tensor]:
     """The training images of a dataset in [-1, 1], shape (n, c, s, s), and their labels."""
-    require(name, root)
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
     if name == "digits":
         from sklearn.datasets import load_digits
 
@@ -74,7 +76,7 @@ def load(name: str, root: Path = DATA) -> tuple[Tensor, Tensor]:
         images = F.interpolate(pixels, size=16, mode="bilinear", align_corners=False)
         labels = torch.tensor(digits.target)
     else:
-        data = _torchvision_class(name)(root=str(root), train=True, download=False)
+        data = _open(name, root)
         pixels = torch.as_tensor(data.data).float() / 255.0
         images = pixels[:, None] if pixels.ndim == 3 else pixels.permute(0, 3, 1, 2)
         labels = torch.as_tensor(data.targets)
