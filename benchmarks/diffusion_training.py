@@ -1,6 +1,6 @@
 """Benchmark: the project's DDPM training loop against a plain fp32 eager loop, same model and batch.
 
-`hopbook.diffusion.train` adds diffusers' EMA, a warmup schedule, replay mixing, a progress bar and,
+`hopbook.ddpm.train` adds diffusers' EMA, a warmup schedule, replay mixing, a progress bar and,
 on a GPU, bf16 autocast. The baseline is the bare loop: sample, noise, predict, MSE, AdamW step, in
 fp32. Both run side by side in one process, alternating, each timed over windows of at least
 --seconds after a warm-up. Prints training images per second of each and their ratio.
@@ -14,18 +14,18 @@ import time
 import torch
 import torch.nn.functional as F
 
-from hopbook import diffusion, images
+from hopbook import ddpm, images
 
 
 def plain_loop(model, data: torch.Tensor, steps: int, batch: int, device: str) -> None:
     """The baseline: eager fp32 noise prediction with AdamW, nothing else."""
-    schedule = diffusion.noise_scheduler()
+    schedule = ddpm.noise_scheduler()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(0)
     for _ in range(steps):
         x0 = data[torch.randint(len(data), (batch,), generator=gen)]
         noise = torch.randn(x0.shape, generator=gen)
-        t = torch.randint(diffusion.TRAIN_TIMESTEPS, (batch,), generator=gen)
+        t = torch.randint(ddpm.TRAIN_TIMESTEPS, (batch,), generator=gen)
         xt = schedule.add_noise(x0, noise, t)
         loss = F.mse_loss(model(xt.to(device), t.to(device)).sample, noise.to(device))
         loss.backward()
@@ -58,11 +58,11 @@ def main() -> None:
 
     data = images.tasks("digits", "class")[0]
     architecture = {"channels": 1, "size": 16, "width": args.width, "levels": args.levels}
-    model = diffusion.unet(**architecture).to(args.device)
+    model = ddpm.unet(**architecture).to(args.device)
     loops = {"plain fp32 loop": lambda n: plain_loop(model, data, n, args.batch, args.device)}
     for precision in ("fp32", "bf16") if args.device == "cuda" else ("fp32",):
-        loops[f"hopbook train, {precision}"] = lambda n, p=precision: diffusion.train(
-            model, data, diffusion.Recipe(n, args.batch, 1e-3, device=args.device, precision=p), seed=0,
+        loops[f"hopbook train, {precision}"] = lambda n, p=precision: ddpm.train(
+            model, data, ddpm.Recipe(n, args.batch, 1e-3, device=args.device, precision=p), seed=0,
         )
     rates = {name: [] for name in loops}
     for _ in range(args.rounds):

@@ -1,7 +1,9 @@
 """hopbook: the helper package behind the Hopfield-memory reproduction book.
 
-Math lives in one module per concept (`gram`, `hopfield`, `keys`, `stats`); the book's machinery
-(chapters and their parameters, claims and results, running and building) in the rest.
+Math lives in one module per concept (`gram`, `hopfield`, `forgetting`, `boltzmann`, `ddpm`,
+`image_energy`, `reconstruction`, `continual`, `stats`, ...); the book's machinery (chapters and
+their parameters, claims and the prose that cites them, fingerprints, running and building) in the
+rest. README.md lists them all.
 """
 
 __version__ = "0.1.0"

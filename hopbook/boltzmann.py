@@ -36,3 +36,14 @@ def fit(W: Tensor, x: Tensor, beta: float, steps: int, lr: float, desc: str = "f
         negative_log_likelihood(x, W, beta).backward()
         optimiser.step()
     return W.detach()
+
+
+def fit_task1(
+    memories: Tensor, scale: float, per_memory: int, noise: float, beta: float, steps: int, lr: float,
+    generator: torch.Generator,
+) -> tuple[Tensor, Tensor]:
+    """Task 1 of the paper's Figs. 3(a) and 4: per_memory samples scale * xi_mu + noise * z around
+    each memory, in memory order, and the machine fitted to them from one sample of each memory.
+    Returns (samples, fitted memories)."""
+    samples = mixture_samples(scale * memories, per_memory, noise, generator)
+    return samples, fit(samples[::per_memory], samples, beta, steps, lr, desc="Task 1")

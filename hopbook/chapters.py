@@ -16,10 +16,16 @@ ranges or choices, and the profiles:
         smoke: {d: 6}                    # seconds: what the tests run
         paper: {d: 64}                   # the papers' own scale
     # `default` is the parameters cell itself: what the book shows.
+
+Two chapters about one system share its parameters: the second says `shares: FIRST` instead of
+declaring ranges, choices, constraints, requires and profiles, and its parameters cell must be the
+first chapter's, line for line, so the two cannot drift apart.
 """
 
 import ast
+import difflib
 import importlib
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,6 +37,7 @@ from hopbook.rules import evaluate, names_in
 
 PROFILES = ("smoke", "default", "paper")
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
+_DECLARATIONS = ("ranges", "choices", "constraints", "requires", "profiles")
 
 
 class ParameterError(ValueError):
@@ -74,6 +81,8 @@ class Param:
             raise ParameterError(
                 f"parameter {self.name!r} expects {self.type}, got {type(value).__name__} {value!r}"
             )
+        if expected is float and not math.isfinite(value):
+            raise ParameterError(f"parameter {self.name!r} must be a finite number; got {value!r}")
         if self.choices is not None and value not in self.choices:
             allowed = ", ".join(map(str, self.choices))
             raise ParameterError(f"parameter {self.name!r} must be one of {allowed}; got {value!r}")
@@ -135,6 +144,10 @@ class Chapter:
         """The chapter source as a notebook, ready for papermill."""
         return jupytext.read(self.source)
 
+    def code(self) -> str:
+        """The Python code of the chapter: its code cells, in order."""
+        return "\n".join(c.source for c in self.notebook().cells if c.cell_type == "code")
+
 
 def load_chapter(source: Path) -> Chapter:
     """Read a chapter's declaration from its jupytext source; a malformed one raises ChapterError."""
@@ -142,13 +155,13 @@ def load_chapter(source: Path) -> Chapter:
     meta = nb.metadata.get("hopbook")
     if not meta or "title" not in meta:
         raise ChapterError(f"{source}: no `hopbook: title:` in the notebook metadata")
-    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    if len(cells) != 1:
-        raise ChapterError(f"{source}: needs exactly one cell tagged 'parameters', found {len(cells)}")
+    cell = _parameters_cell(nb, source)
+    if "shares" in meta:
+        return _sharing(source, meta, cell)
     translator = papermill_translators.find_translator(nb.metadata.kernelspec.name, "python")
     ranges, choices = meta.get("ranges", {}), meta.get("choices", {})
-    declared = translator.inspect(cells[0])
-    lines = [ln for ln in cells[0].source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    declared = translator.inspect(cell)
+    lines = [ln for ln in cell.source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if len(declared) != len(lines):
         raise ChapterError(f"{source}: write each parameter on one line as `name: type = value  # meaning`")
     params = {}
@@ -182,6 +195,34 @@ def load_chapter(source: Path) -> Chapter:
         except ParameterError as err:
             raise ChapterError(f"{source}: profile {profile!r}: {err}") from None
     return chapter
+
+
+def _parameters_cell(nb: nbformat.NotebookNode, source: Path) -> nbformat.NotebookNode:
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    if len(cells) != 1:
+        raise ChapterError(f"{source}: needs exactly one cell tagged 'parameters', found {len(cells)}")
+    return cells[0]
+
+
+def _sharing(source: Path, meta: dict, cell: nbformat.NotebookNode) -> Chapter:
+    """A chapter that shares the parameters of another (`shares: SLUG`): that chapter's declaration,
+    under this chapter's slug, title and source, provided the parameters cells agree line for line."""
+    own = [key for key in _DECLARATIONS if key in meta]
+    if own:
+        raise ChapterError(f"{source}: it shares the parameters of {meta['shares']!r}; declare {', '.join(own)} there")
+    first = source.with_name(f"{meta['shares']}.md")
+    if not first.is_file():
+        raise ChapterError(f"{source}: shares the parameters of {meta['shares']!r}, but there is no {first.name}")
+    shared = load_chapter(first)
+    theirs = _parameters_cell(jupytext.read(first), first).source.splitlines()
+    differing = [ln for ln in difflib.unified_diff(theirs, cell.source.splitlines(), lineterm="", n=0)
+                 if ln[:1] in "+-" and ln[:3] not in ("+++", "---")]
+    if differing:
+        raise ChapterError(
+            f"{source}: its parameters cell must be that of {first.name}, which it shares; they differ in\n"
+            + "\n".join(differing)
+        )
+    return replace(shared, slug=source.stem, title=meta["title"], source=source)
 
 
 def discover(root: Path) -> dict[str, Chapter]:

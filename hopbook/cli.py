@@ -9,6 +9,7 @@ from pathlib import Path
 from papermill.exceptions import PapermillExecutionError
 
 from hopbook import book
+from hopbook.prose import UnrecordedCitation
 from hopbook.chapters import PROFILES, ChapterError, ParameterError, discover
 from hopbook.runner import run_chapter
 
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         args.func(root, args)
-    except (ParameterError, ChapterError) as err:
+    except (ParameterError, ChapterError, UnrecordedCitation) as err:
         sys.exit(f"hopbook: {err}")
     except PapermillExecutionError as err:
         sys.exit(f"hopbook: chapter failed in cell {err.exec_count}: {err.ename}: {err.evalue}")

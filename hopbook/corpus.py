@@ -4,10 +4,13 @@ The files live in the repository's data/ folder (see data/README.md for sources 
 hopbook is installed from a checkout with `pip install -e .`, so they sit beside the package.
 """
 
+import hashlib
 import re
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parent.parent / "data"
+HAMLET = ("shakespeare", "hamlet.txt")
+CONCEPTS = ("concepts", "sentences.txt")
 
 
 def data_file(*parts: str) -> Path:
@@ -16,6 +19,14 @@ def data_file(*parts: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: install hopbook from a checkout of the book (pip install -e .)")
     return path
+
+
+def shipped() -> dict[str, str]:
+    """The sha256 of each text file this module serves, by its path under data/ (None if absent)."""
+    def digest(path: Path) -> str | None:
+        return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+    return {"/".join(parts): digest(DATA.joinpath(*parts)) for parts in (HAMLET, CONCEPTS)}
 
 
 def play_sentences(path: Path, min_words: int = 6, max_words: int = 25) -> list[str]:
@@ -42,10 +53,10 @@ def play_sentences(path: Path, min_words: int = 6, max_words: int = 25) -> list[
 
 def hamlet_sentences() -> list[str]:
     """Spoken sentences of Hamlet (Project Gutenberg etext 2ws2610, public domain)."""
-    return play_sentences(data_file("shakespeare", "hamlet.txt"))
+    return play_sentences(data_file(*HAMLET))
 
 
 def concept_sentences(word: str) -> list[str]:
     """The concept sentences of data/concepts/sentences.txt with `word` in place of "{}"."""
-    lines = data_file("concepts", "sentences.txt").read_text(encoding="utf-8").splitlines()
+    lines = data_file(*CONCEPTS).read_text(encoding="utf-8").splitlines()
     return [line.format(word) for line in lines if line and not line.startswith("#")]

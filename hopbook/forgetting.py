@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor
 
-from hopbook.hopfield import energy, fixed_point, jacobian, softmax_weights
+from hopbook.hopfield import energy, energy_hessian, fixed_point, softmax_weights
 
 
 def equal_angular_memories(n_cluster: int, dim: int, cosine: float, dtype: torch.dtype = torch.float64) -> Tensor:
@@ -94,20 +94,6 @@ def second_order_rise(x: Tensor, memories: Tensor, beta: float, eps: float, vari
     return 0.5 * eps**2 * variance * ((x * x).sum(-1) * trace - xHx)
 
 
-def energy_hessian(x: Tensor, memories: Tensor, beta: float) -> Tensor:
-    """Hessian of the energy at x: I - beta Cov_p(xi), p = softmax(beta X x), i.e. I minus the update's
-    Jacobian. Shape (..., n, d, d)."""
-    return torch.eye(x.shape[-1], dtype=x.dtype, device=x.device) - jacobian(x, memories, beta)
-
-
-def hessian_trace(x: Tensor, memories: Tensor, beta: float) -> Tensor:
-    """tr H = d - beta tr Cov_p(xi) without forming H, with tr Cov_p = sum_mu p_mu ||xi_mu||^2 - ||T(x)||^2
-    and T(x) = X^T p the Hopfield update. Shape (..., n)."""
-    p = softmax_weights(x, memories, beta)
-    spread = p @ (memories * memories).sum(-1) - ((p @ memories) ** 2).sum(-1)
-    return x.shape[-1] - beta * spread
-
-
 def finite_difference_sharpness(
     x: Tensor, memories: Tensor, beta: float, sigma: float, n_directions: int, generator: torch.Generator
 ) -> Tensor:
@@ -142,6 +128,22 @@ def replay_identity(x: Tensor, memories: Tensor, R: Tensor, beta: float, replaye
 def duplicate_baseline(x: Tensor, memories: Tensor, beta: float, replayed_index: Tensor) -> Tensor:
     """The gain of replaying without any rotation: beta^{-1} log(1 + p_r), a duplicate memory."""
     return torch.log1p(softmax_weights(x, memories, beta)[..., replayed_index]) / beta
+
+
+def canonical_replays(n_cluster: int) -> dict[str, tuple[int, int]]:
+    """The five (target fixed point, replayed memory) pairs of Theorem 5.1, by name: outlier self
+    (oo), cluster self (cc), within-cluster cross (c2c), cross-type at the outlier (co) and at a
+    cluster point (oc). Memory n_cluster is the outlier; 0 and 1 are two cluster members."""
+    outlier, member, other = n_cluster, 0, 1
+    return {"oo": (outlier, outlier), "cc": (member, member), "c2c": (other, member),
+            "co": (outlier, member), "oc": (member, outlier)}
+
+
+def replay_ordering_steps(gains: dict[str, Tensor]) -> list[Tensor]:
+    """The three steps of Theorem 5.1's ordering, per rotation, each positive when it holds:
+    oo - cc, cc - c2c and c2c - max(co, oc)."""
+    cross_type = torch.maximum(gains["co"], gains["oc"])
+    return [gains["oo"] - gains["cc"], gains["cc"] - gains["c2c"], gains["c2c"] - cross_type]
 
 
 def task1_fixed_points(memories: Tensor, beta: float) -> Tensor:

@@ -1,4 +1,4 @@
-"""The modern (continuous) Hopfield network: energy, update rule and fixed points.
+"""The modern (continuous) Hopfield network: energy, update rule, its Jacobian, the energy's Hessian and fixed points.
 
 Ramsauer et al. (2021); Takeda, Oizumi, Karakida (2026). Memories are the rows of X (shape
 (..., N, d)); states x have shape (..., n, d), so many states and many memory sets run as one
@@ -59,6 +59,20 @@ def jacobian(x: Tensor, X: Tensor, beta: float) -> Tensor:
     cov = torch.diag_embed(p) - p[..., :, None] * p[..., None, :]
     Xb = X.unsqueeze(-3)
     return beta * Xb.mT @ cov @ Xb
+
+
+def energy_hessian(x: Tensor, X: Tensor, beta: float) -> Tensor:
+    """Hessian of the energy at x: I - beta Cov_p(xi), p = softmax(beta X x), i.e. I minus the update's
+    Jacobian. Shape (..., n, d, d)."""
+    return torch.eye(x.shape[-1], dtype=x.dtype, device=x.device) - jacobian(x, X, beta)
+
+
+def hessian_trace(x: Tensor, X: Tensor, beta: float) -> Tensor:
+    """tr H = d - beta tr Cov_p(xi) without forming H, with tr Cov_p = sum_mu p_mu ||xi_mu||^2 - ||T(x)||^2
+    and T(x) = X^T p the Hopfield update. Shape (..., n)."""
+    p = softmax_weights(x, X, beta)
+    spread = p @ (X * X).sum(-1) - ((p @ X) ** 2).sum(-1)
+    return x.shape[-1] - beta * spread
 
 
 def fixed_point(

@@ -3,7 +3,7 @@
 The pipeline is loaded with diffusers from a local folder or a hub id already in the local cache.
 Only the UNet is trained, unconditionally (every call gets the empty prompt's text embedding); the
 VAE is frozen and maps images to latents and back, so the noise is added to latents and the
-reconstruction error is measured in pixels, as in the paper. The protocol is `diffusion.continual`.
+reconstruction error is measured in pixels, as in the paper. The protocol is `hopbook.continual.continual`.
 """
 
 from pathlib import Path
@@ -11,8 +11,9 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from diffusers import DDPMScheduler, StableDiffusionPipeline
-from huggingface_hub import try_to_load_from_cache
 from torch import Tensor, nn
+
+from hopbook.transformer import in_hub_cache
 
 
 class WeightsMissing(RuntimeError):
@@ -62,19 +63,12 @@ def require(source: str) -> None:
     a folder with a model_index.json, or a hub id whose files are in the local Hugging Face cache."""
     if not source:
         return
-    if (Path(source) / "model_index.json").is_file() or _in_hub_cache(source):
+    if (Path(source) / "model_index.json").is_file() or in_hub_cache(source, "model_index.json"):
         return
     raise WeightsMissing(
         f"Stable Diffusion weights {source!r} are not on this machine. Download them once with network "
         f"(e.g. `hf download {source}`) or pass a local folder holding the pipeline (its model_index.json)."
     )
-
-
-def _in_hub_cache(repo_id: str) -> bool:
-    try:
-        return isinstance(try_to_load_from_cache(repo_id, "model_index.json"), str)
-    except ValueError:  # not a valid hub id (a path, say)
-        return False
 
 
 def load_pipeline(source: str) -> StableDiffusionPipeline:

@@ -1,25 +1,31 @@
 """Run a chapter: execute its source through papermill and record results.json atomically.
 
 A run works in a hidden staging folder inside the output folder and moves the executed notebook,
-then results.json, into place only when every cell has run and every claim has a verdict. So
-results.json marks a finished run: a failed or killed run leaves none behind.
+then results.json, into place only when every cell has run, every claim has a verdict and the
+prose cites only recorded values. So results.json marks a finished run: a failed or killed run
+leaves none behind. The kernel learns its chapter, profile, device and parameters from the
+environment variable hopbook.claims.RUN_ENVIRONMENT.
 """
 
-import hashlib
 import json
+import os
 import platform
 import shutil
+import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
 import papermill
 
-import hopbook
+from hopbook import corpus, devices, fingerprint as fp, prose
 from hopbook.chapters import Chapter, ChapterError
-from hopbook.claims import CLAIMS_FILE
+from hopbook.claims import CLAIMS_FILE, RUN_ENVIRONMENT, Run, recorded_names
 
 RESULTS_FILE = "results.json"
 _RECORDED_VERSIONS = (
@@ -29,14 +35,23 @@ _RECORDED_VERSIONS = (
 
 
 def fingerprint(chapter: Chapter, params: dict) -> str:
-    """Hash of everything a run's results depend on: parameters, chapter source, package code."""
-    h = hashlib.sha256(json.dumps(params, sort_keys=True).encode())
-    h.update(chapter.source.read_bytes())
-    package = Path(hopbook.__file__).parent
-    for path in sorted(package.rglob("*.py")):
-        h.update(path.relative_to(package).as_posix().encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
+    """Hash of what a run's results depend on: its parameters, the chapter source, the code of the
+    hopbook modules it imports (docstrings and comments aside), the text shipped in data/ and the
+    versions of the libraries it runs on."""
+    return fp.fingerprint(
+        params=params, source=chapter.source.read_text(), code=fp.code(fp.imported(chapter.code())),
+        data=corpus.shipped(), versions={name: metadata.version(name) for name in _RECORDED_VERSIONS[1:]},
+    )
+
+
+def git_state(folder: Path) -> dict:
+    """The commit checked out in folder and whether the work tree differs from it (None outside git)."""
+    def git(*args: str) -> str | None:
+        done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    return {"commit": commit, "dirty": bool(git("status", "--porcelain")) if commit else None}
 
 
 def read_results(out: Path) -> dict | None:
@@ -57,9 +72,11 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path) -> dict
 
     Writes out/SLUG.ipynb and out/results.json. Raises papermill's PapermillExecutionError if a
     cell fails, ChapterError if the chapter saved no claims; then neither file is left in out.
-    ParameterError, before anything runs, if data or weights it names are not on disk.
+    ParameterError, before anything runs, if data, weights or a device it names are not here;
+    prose.UnrecordedCitation if the prose cites a value the run did not record.
     """
     chapter.check_requirements(params)
+    device = params.get("device", "cpu")
     out.mkdir(parents=True, exist_ok=True)
     (out / RESULTS_FILE).unlink(missing_ok=True)  # results first: they mark a finished run
     (out / f"{chapter.slug}.ipynb").unlink(missing_ok=True)
@@ -69,27 +86,31 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path) -> dict
     try:
         executed = staging / f"{chapter.slug}.ipynb"
         start = time.perf_counter()
-        papermill.execute_notebook(
-            chapter.notebook(), executed, parameters=params, cwd=staging,
-            kernel_name="python3", progress_bar=True,
-        )
+        with _environment(RUN_ENVIRONMENT, json.dumps(asdict(Run(chapter.slug, profile, device, params)))):
+            papermill.execute_notebook(
+                chapter.notebook(), executed, parameters=params, cwd=staging,
+                kernel_name="python3", progress_bar=True,
+            )
         elapsed = time.perf_counter() - start
         if not (staging / CLAIMS_FILE).exists():
-            raise ChapterError(f"{chapter.slug} ran but recorded no claims: end it with claims.save()")
+            raise ChapterError(f"{chapter.slug} ran but recorded no claims: end it with claims.conclude()")
         recorded = json.loads((staging / CLAIMS_FILE).read_text())
+        prose.check(chapter.notebook(), recorded_names(recorded), chapter.slug)
         results = {
             "chapter": chapter.slug,
             "title": chapter.title,
             "profile": profile,
             "params": params,
             "claims": recorded["claims"],
-            "device": recorded["device"],
+            "recorded": recorded["recorded"],
+            "device": devices.describe(device),
             "elapsed_s": round(elapsed, 2),
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "versions": {name: metadata.version(name) for name in _RECORDED_VERSIONS},
             "python": platform.python_version(),
             "platform": platform.platform(),
             "fingerprint": fingerprint(chapter, params),
+            **git_state(chapter.source.parent),
         }
         (staging / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n")
         executed.replace(out / executed.name)
@@ -97,3 +118,18 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path) -> dict
         return results
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+
+@contextmanager
+def _environment(name: str, value: str) -> Iterator[None]:
+    """Set an environment variable, which the kernel inherits, for the duration of a with block."""
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = previous

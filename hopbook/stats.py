@@ -12,6 +12,15 @@ def mean_se(values) -> dict[str, float]:
     return {"mean": float(x.mean()), "se": float(se), "n": int(x.size)}
 
 
+def paired_sign(differences, tolerance: float = 0.0, n_se: float = 3.0) -> int:
+    """Which way paired differences (a - b, draw by draw) point: +1 if their mean exceeds both n_se
+    standard errors and `tolerance` (the size of rounding, say), -1 if it lies as far below 0, 0 if
+    undecided."""
+    d = mean_se(differences)
+    margin = max(n_se * d["se"], tolerance)
+    return 1 if d["mean"] > margin else -1 if d["mean"] < -margin else 0
+
+
 def bootstrap_interval(values, level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean; values must be independent draws.
 

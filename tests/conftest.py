@@ -37,7 +37,7 @@ def write_chapter(root: Path, slug: str, body: str, meta: str = "profiles: {smok
 def checkpoint_folder(tmp_path_factory) -> Path:
     """Model checkpoints of the test runs go to a temporary folder, not the repository's runs/."""
     folder = tmp_path_factory.mktemp("checkpoints")
-    os.environ["HOPBOOK_CHECKPOINTS"] = str(folder)  # read by hopbook.diffusion in every chapter run
+    os.environ["HOPBOOK_CHECKPOINTS"] = str(folder)  # read by hopbook.checkpoints in every chapter run
     return folder
 
 

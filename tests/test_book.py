@@ -27,8 +27,9 @@ def page_text(path):
 @pytest.mark.parametrize("slug", CHAPTERS)
 def test_each_chapter_records_every_claim_with_a_computed_verdict(smoke_book, slug):
     results = results_of(smoke_book, slug)
-    assert {"chapter", "params", "profile", "claims", "versions", "device", "elapsed_s"} <= results.keys()
-    assert results["chapter"] == slug and results["profile"] == "smoke"
+    assert {"chapter", "params", "profile", "claims", "recorded", "versions", "device", "elapsed_s", "commit",
+            "dirty"} <= results.keys()
+    assert results["chapter"] == slug and results["profile"] == "smoke"  # told by the runner, not typed in the chapter
     assert results["params"] == discover(REPO)[slug].resolve("smoke")
     assert {"torch", "numpy", "papermill", "hopbook"} <= results["versions"].keys()
     assert results["claims"], "a chapter with no claims"
@@ -75,6 +76,13 @@ def test_verdicts_are_those_the_mathematics_dictates(smoke_book, slug):
 
 
 @pytest.mark.parametrize("slug", CHAPTERS)
+def test_chapters_glue_nothing_by_hand_and_never_name_themselves(slug):
+    code = discover(REPO)[slug].code()
+    assert "glue" not in code and "myst_nb" not in code  # values reach the prose through claims only
+    assert "Claims()" in code and slug not in code  # the runner tells the chapter its name
+
+
+@pytest.mark.parametrize("slug", CHAPTERS)
 def test_the_book_shows_each_chapter_with_figures_glued_numbers_and_a_download(smoke_book, slug):
     page = smoke_book / "_build" / "html" / "book" / "chapters" / f"{slug}.html"
     source = page.read_text()
@@ -98,7 +106,10 @@ def test_linear_attention_prose_carries_the_measured_numbers(smoke_book):
 def test_relational_disruption_prose_carries_the_measured_numbers(smoke_book):
     measured = {c["id"]: c["measured"] for c in results_of(smoke_book, "relational-disruption")["claims"]}
     text = page_text(smoke_book / "_build" / "html" / "book" / "chapters" / "relational-disruption.html")
-    assert f"All {measured['prop-4.2-either-overlap']['n_unmoved_with_one_overlap']} pairs with exactly one" in text
+    overlap = measured["prop-4.2-either-overlap"]
+    assert f"{overlap['n_unmoved_with_one_overlap']} of the {overlap['n_pairs_with_one_overlap']} pairs with exactly one" in text
+    model = results_of(smoke_book, "relational-disruption")["recorded"]
+    assert f"all-MiniLM-L6-v2 has {model['layers']} layers of {model['heads']} heads" in text
     assert "the fitted decay rate matches" in text
     first = measured["rag-first-layer"]["max_rel_key_change_first_layer"]
     assert f"largest relative change {first:.1e}" in text
@@ -139,6 +150,7 @@ def test_the_documented_example_run_is_deterministic(smoke_book, tmp_path):
         assert "claims hold" in done.stdout
     a, b = json.loads((first / "results.json").read_text()), json.loads((second / "results.json").read_text())
     assert a["params"]["seed"] == 5
+    assert re.fullmatch(r"[0-9a-f]{40}", a["commit"]) and isinstance(a["dirty"], bool)  # the code that made it
     assert [c["measured"] for c in a["claims"]] == [c["measured"] for c in b["claims"]]
     seed0 = results_of(smoke_book, "linear-attention")
     assert [c["measured"] for c in a["claims"]] != [c["measured"] for c in seed0["claims"]]
@@ -160,6 +172,9 @@ def test_diffusion_prose_carries_the_measured_numbers_and_says_what_was_not_run(
     assert f"correlation between energy and forgetting is {rho['rho']:.2f}" in text
     assert f"{measured['bottom-wider-domain']['pr_bottom']:.1f} in the rotated one" in text
     assert "Not run. No Stable Diffusion pipeline was given" in text
+    recorded = results_of(smoke_book, "diffusion-forgetting")["recorded"]
+    assert f"gives Task 1 {recorded['n_task1']} images" in text
+    assert f"The UNet has {recorded['n_params']:,} parameters" in text
     assert "latent-energy-forgetting" not in measured  # no claim is recorded for what did not run
 
 

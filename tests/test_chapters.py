@@ -36,6 +36,38 @@ def test_bad_parameters_are_refused_with_their_name(tmp_path, overrides, message
         chapter.resolve("default", overrides)
 
 
+@pytest.mark.parametrize("text", ["nan", "inf", "-inf"])
+def test_float_parameters_must_be_finite(tmp_path, text):
+    source = write_chapter(tmp_path, "demo", "pass")
+    source.write_text(source.read_text().replace("seed: int = 0", "beta: float = 1.0"))
+    chapter = load_chapter(source)
+    with pytest.raises(ParameterError, match="parameter 'beta' must be a finite number"):
+        chapter.resolve("default", {"beta": text})
+    with pytest.raises(ParameterError, match="must be a finite number"):
+        chapter.resolve("default", {"beta": float(text)})
+
+
+def test_a_chapter_shares_the_declaration_of_another_and_may_not_drift(tmp_path):
+    first = load_chapter(write_chapter(tmp_path, "first", "pass", META))
+    second_source = write_chapter(tmp_path, "second", "pass", "shares: first")
+    second = load_chapter(second_source)
+    assert (second.slug, second.title, second.source) == ("second", "second", second_source)
+    assert (second.params, second.profiles, second.constraints) == (first.params, first.profiles, first.constraints)
+    second_source.write_text(second_source.read_text().replace("seed: int = 0  # random seed", "seed: int = 0  # the seed"))
+    with pytest.raises(ChapterError, match="must be that of first.md, which it shares; they differ in\n-seed: int = 0  # random seed"):
+        load_chapter(second_source)
+    write_chapter(tmp_path, "third", "pass", "shares: first\nranges: {seed: [0, 5]}")
+    with pytest.raises(ChapterError, match="declare ranges there"):
+        load_chapter(tmp_path / "notebooks" / "third.md")
+
+
+def test_the_two_forgetting_chapters_share_one_declaration():
+    chapters = discover(REPO)
+    first, second = chapters["intrinsic-forgetting"], chapters["replay-ordering"]
+    assert second.params == first.params and second.profiles == first.profiles
+    assert second.constraints == first.constraints
+
+
 def test_unknown_profile_is_refused(tmp_path):
     chapter = load_chapter(write_chapter(tmp_path, "demo", "pass", META))
     with pytest.raises(ParameterError, match="unknown profile 'huge'"):

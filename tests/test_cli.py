@@ -5,6 +5,7 @@ import subprocess
 import time
 
 import pytest
+import torch
 
 from conftest import HOPBOOK, REPO, hopbook, write_chapter
 from hopbook.cli import main
@@ -12,7 +13,7 @@ from hopbook.cli import main
 SLOW = """
 import time
 from hopbook.claims import Claims
-claims = Claims("slow", device="cpu")
+claims = Claims()
 claims.declare("waited", statement="it waited", source="test", paper="-", criterion="seconds >= 0")
 time.sleep(seed)
 claims.measure("waited", seconds=seed)
@@ -51,6 +52,26 @@ def test_bad_parameters_exit_nonzero_naming_the_parameter_and_write_nothing(tmp_
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    ("chapter", "args", "message"),
+    [
+        ("intrinsic-forgetting", ["-p", "beta", "nan"], "parameter 'beta' must be a finite number; got nan"),
+        ("intrinsic-forgetting", ["-p", "eps", "inf"], "parameter 'eps' must be a finite number; got inf"),
+        ("relational-disruption", ["-p", "model_path", "/nonexistent"], "parameter 'model_path': model '/nonexistent' is not on this machine"),
+        pytest.param("diffusion-forgetting", ["-p", "device", "cuda"], "parameter 'device': device 'cuda' was asked for, but torch sees no GPU",
+                     marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")),
+    ],
+)
+def test_inputs_that_cannot_run_here_are_refused_before_any_compute(tmp_path, chapter, args, message):
+    out = tmp_path / "out"
+    start = time.monotonic()
+    done = hopbook("--root", str(REPO), "run", chapter, "--profile", "smoke", *args, "--out", str(out))
+    assert done.returncode == 1
+    assert f"hopbook: {message}" in done.stderr
+    assert not out.exists()
+    assert time.monotonic() - start < 60  # refused at start-up, not after cells ran
+
+
 def test_unknown_chapter_and_profile_are_refused(tmp_path, capsys):
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as exit:
@@ -78,7 +99,7 @@ def test_bad_parameter_from_the_real_command_exits_1(tmp_path):
         (
             """
             from hopbook.claims import Claims
-            claims = Claims("broken", device="cpu")
+            claims = Claims()
             claims.declare("c", statement="s", source="x", paper="y", criterion="value > 0")
             claims.save()
             """,

@@ -1,4 +1,4 @@
-"""Image loaders, the streamed energy, the reconstruction metric and the checkpoint cache."""
+"""Image loaders, the streamed energy, the reconstruction metric, continual training and the checkpoint cache."""
 
 import pickle
 import struct
@@ -9,7 +9,7 @@ import torch
 from diffusers.models.unets.unet_2d import UNet2DOutput
 
 from conftest import REPO, hopbook
-from hopbook import diffusion, images
+from hopbook import checkpoints, continual, ddpm, image_energy, images, reconstruction
 from hopbook.hopfield import energy
 
 
@@ -104,8 +104,8 @@ def test_rotation_by_a_quarter_turn_moves_pixels_exactly():
 @pytest.mark.parametrize("tile", [1, 7, 64, 10_000])
 def test_tiled_energy_equals_the_direct_log_sum_exp(tile):
     gen = torch.Generator().manual_seed(0)
-    X = diffusion.flatten_normalised(torch.randn(150, 3, 4, 4, generator=gen))
-    x = diffusion.flatten_normalised(torch.randn(40, 3, 4, 4, generator=gen))
+    X = image_energy.flatten_normalised(torch.randn(150, 3, 4, 4, generator=gen))
+    x = image_energy.flatten_normalised(torch.randn(40, 3, 4, 4, generator=gen))
     for beta in (0.5, 20.0, 800.0):  # the largest overflows exp in float32 unless done stably
         streamed = energy(x, X, beta, tile=tile)
         direct = energy(x.double(), X.double(), beta)
@@ -119,19 +119,19 @@ def test_image_energy_is_lowest_for_images_with_close_neighbours():
     cluster = centre + 0.05 * torch.randn(20, 1, 8, 8, generator=gen)
     loner = torch.randn(1, 1, 8, 8, generator=gen)
     data = torch.cat([cluster, loner])
-    e = diffusion.image_energy(data, data, beta=20.0, tile=4)
+    e = image_energy.image_energy(data, data, beta=20.0, tile=4)
     assert e[-1] > e[:-1].max()
 
 
 def test_replay_buffers_pick_by_energy():
     e = torch.tensor([0.3, 0.1, 0.9, 0.5, 0.7])
-    assert diffusion.replay_buffer(e, 2, "none", 0) is None
-    assert set(diffusion.replay_buffer(e, 2, "top", 0).tolist()) == {2, 4}
-    assert set(diffusion.replay_buffer(e, 2, "bottom", 0).tolist()) == {0, 1}
-    drawn = diffusion.replay_buffer(e, 3, "random", 0)
-    assert len(set(drawn.tolist())) == 3 and torch.equal(drawn, diffusion.replay_buffer(e, 3, "random", 0))
+    assert continual.replay_buffer(e, 2, "none", 0) is None
+    assert set(continual.replay_buffer(e, 2, "top", 0).tolist()) == {2, 4}
+    assert set(continual.replay_buffer(e, 2, "bottom", 0).tolist()) == {0, 1}
+    drawn = continual.replay_buffer(e, 3, "random", 0)
+    assert len(set(drawn.tolist())) == 3 and torch.equal(drawn, continual.replay_buffer(e, 3, "random", 0))
     with pytest.raises(ValueError, match="unknown replay policy"):
-        diffusion.replay_buffer(e, 2, "best", 0)
+        continual.replay_buffer(e, 2, "best", 0)
 
 
 # ---- reconstruction forgetting ----
@@ -143,7 +143,7 @@ class Oracle(torch.nn.Module):
     def __init__(self, target):
         super().__init__()
         self.target = target
-        self.alphas = diffusion.noise_scheduler().alphas_cumprod
+        self.alphas = ddpm.noise_scheduler().alphas_cumprod
 
     def forward(self, x, t):
         a = self.alphas[t]
@@ -153,21 +153,21 @@ class Oracle(torch.nn.Module):
 def test_reconstruction_of_a_perfectly_remembered_image_is_exact():
     x = images.load("digits")[0][:6]
     for t0, steps in ((200, 10), (999, 3), (50, 51)):
-        mse = diffusion.reconstruction_mse(Oracle(x), x, t0=t0, n_steps=steps, generations=2, batch_size=6, seed=0)
+        mse = reconstruction.reconstruction_mse(Oracle(x), x, t0=t0, n_steps=steps, generations=2, batch_size=6, seed=0)
         assert mse.shape == (6,) and mse.max() < 1e-10
 
 
 def test_reconstruction_error_is_the_distance_to_what_the_model_remembers():
     x = images.load("digits")[0][:6]
     other = x.roll(1, dims=0)  # each image remembered as its neighbour
-    mse = diffusion.reconstruction_mse(Oracle(other), x, t0=300, n_steps=20, generations=3, batch_size=6, seed=0)
+    mse = reconstruction.reconstruction_mse(Oracle(other), x, t0=300, n_steps=20, generations=3, batch_size=6, seed=0)
     assert torch.allclose(mse, ((x - other) ** 2).flatten(1).mean(1), atol=1e-5)
 
 
 # ---- continual training and the checkpoint cache ----
 
 ARCH = {"channels": 1, "size": 16, "width": 8, "levels": 2}
-RECIPE = diffusion.Recipe(steps=3, batch_size=8, lr=1e-3, warmup=1)
+RECIPE = ddpm.Recipe(steps=3, batch_size=8, lr=1e-3, warmup=1)
 
 
 def weights(model):
@@ -176,58 +176,58 @@ def weights(model):
 
 def test_training_is_deterministic_and_cached_by_everything_that_determines_it(tmp_path):
     data = images.load("digits")[0][:32]
-    model, key = diffusion.trained(ARCH, data, RECIPE, seed=0, folder=tmp_path / "a")
-    again, same_key = diffusion.trained(ARCH, data, RECIPE, seed=0, folder=tmp_path / "b")
+    model, key = checkpoints.trained(ARCH, data, RECIPE, seed=0, folder=tmp_path / "a")
+    again, same_key = checkpoints.trained(ARCH, data, RECIPE, seed=0, folder=tmp_path / "b")
     assert key == same_key and torch.equal(weights(model), weights(again))
     assert [p.name for p in (tmp_path / "a").iterdir()] == [f"{key}.safetensors"]
     changed = {
-        diffusion.trained(ARCH, data, RECIPE, seed=1, folder=tmp_path)[1],
-        diffusion.trained(ARCH, data.flip(0), RECIPE, seed=0, folder=tmp_path)[1],
-        diffusion.trained(ARCH, data, diffusion.Recipe(4, 8, 1e-3, warmup=1), seed=0, folder=tmp_path)[1],
-        diffusion.trained(ARCH, data, RECIPE, seed=0, start=(model, key), folder=tmp_path)[1],
-        diffusion.trained(ARCH, data, RECIPE, seed=0, start=(model, key), replay=data[:4], folder=tmp_path)[1],
+        checkpoints.trained(ARCH, data, RECIPE, seed=1, folder=tmp_path)[1],
+        checkpoints.trained(ARCH, data.flip(0), RECIPE, seed=0, folder=tmp_path)[1],
+        checkpoints.trained(ARCH, data, ddpm.Recipe(4, 8, 1e-3, warmup=1), seed=0, folder=tmp_path)[1],
+        checkpoints.trained(ARCH, data, RECIPE, seed=0, start=(model, key), folder=tmp_path)[1],
+        checkpoints.trained(ARCH, data, RECIPE, seed=0, start=(model, key), replay=data[:4], folder=tmp_path)[1],
     }
     assert len(changed) == 5 and key not in changed
 
 
 def test_a_cached_checkpoint_is_loaded_not_retrained(tmp_path, monkeypatch):
     data = images.load("digits")[0][:32]
-    model, _ = diffusion.trained(ARCH, data, RECIPE, seed=0, folder=tmp_path)
-    monkeypatch.setattr(diffusion, "train", lambda *a, **k: pytest.fail("retrained a cached model"))
-    loaded, _ = diffusion.trained(ARCH, data, RECIPE, seed=0, folder=tmp_path)
+    model, _ = checkpoints.trained(ARCH, data, RECIPE, seed=0, folder=tmp_path)
+    monkeypatch.setattr(ddpm, "train", lambda *a, **k: pytest.fail("retrained a cached model"))
+    loaded, _ = checkpoints.trained(ARCH, data, RECIPE, seed=0, folder=tmp_path)
     assert torch.equal(weights(loaded), weights(model))
     assert type(loaded) is type(model) and loaded.config == model.config
 
 
 def test_a_save_killed_midway_leaves_nothing_that_looks_finished(tmp_path, monkeypatch):
     data = images.load("digits")[0][:32]
-    real_save = diffusion.save_file
+    real_save = checkpoints.save_file
 
     def dies_after_writing_half(state, path, metadata=None):
         real_save(state, path, metadata=metadata)
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(diffusion, "save_file", dies_after_writing_half)
+    monkeypatch.setattr(checkpoints, "save_file", dies_after_writing_half)
     with pytest.raises(KeyboardInterrupt):
-        diffusion.trained(ARCH, data, RECIPE, seed=0, folder=tmp_path)
+        checkpoints.trained(ARCH, data, RECIPE, seed=0, folder=tmp_path)
     assert not list(tmp_path.glob("*.safetensors"))
-    monkeypatch.setattr(diffusion, "save_file", real_save)
-    _, key = diffusion.trained(ARCH, data, RECIPE, seed=0, folder=tmp_path)
+    monkeypatch.setattr(checkpoints, "save_file", real_save)
+    _, key = checkpoints.trained(ARCH, data, RECIPE, seed=0, folder=tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == [f"{key}.safetensors"]  # the debris is gone
 
 
 def test_replay_mixes_the_buffer_into_every_batch(monkeypatch):
     data, buffer = torch.zeros(90, 1, 16, 16, dtype=torch.float32), torch.ones(10, 1, 16, 16, dtype=torch.float32)
     seen = []
-    real_add_noise = diffusion.DDPMScheduler.add_noise
+    real_add_noise = ddpm.DDPMScheduler.add_noise
 
     def spy(self, x0, noise, t):
         seen.append(x0.flatten(1).mean(1))
         return real_add_noise(self, x0, noise, t)
 
-    monkeypatch.setattr(diffusion.DDPMScheduler, "add_noise", spy)
-    diffusion.train(diffusion.unet(**ARCH), data, diffusion.Recipe(3, 20, 1e-3, warmup=1), seed=0, replay=buffer)
+    monkeypatch.setattr(ddpm.DDPMScheduler, "add_noise", spy)
+    ddpm.train(ddpm.unet(**ARCH), data, ddpm.Recipe(3, 20, 1e-3, warmup=1), seed=0, replay=buffer)
     assert [int(s.sum()) for s in seen] == [2, 2, 2]  # 20 x 10 / (90 + 10) buffer images per batch
 
 
@@ -235,9 +235,25 @@ def test_the_paper_profile_shapes_train_and_reconstruct_in_bf16():
     """3-channel 32x32 images through a 4-level UNet with bf16 autocast: the paper profile's code path
     (run on a GPU there; bf16 autocast runs on the CPU too)."""
     data = torch.rand(6, 3, 32, 32, dtype=torch.float32) * 2 - 1
-    model = diffusion.unet(channels=3, size=32, width=8, levels=4)
-    recipe = diffusion.Recipe(steps=2, batch_size=4, lr=1e-3, warmup=1, precision="bf16")
-    diffusion.train(model, data, recipe, seed=0)
-    mse = diffusion.reconstruction_mse(model, data, t0=100, n_steps=3, generations=1, batch_size=4, seed=0,
+    model = ddpm.unet(channels=3, size=32, width=8, levels=4)
+    recipe = ddpm.Recipe(steps=2, batch_size=4, lr=1e-3, warmup=1, precision="bf16")
+    ddpm.train(model, data, recipe, seed=0)
+    mse = reconstruction.reconstruction_mse(model, data, t0=100, n_steps=3, generations=1, batch_size=4, seed=0,
                                        precision="bf16")
     assert mse.shape == (6,) and torch.isfinite(mse).all()
+
+
+def test_continual_scores_every_model_and_names_rise_and_reduction(tmp_path):
+    data = images.load("digits")[0][:24]
+    calls = []
+
+    def score(model):
+        calls.append(model)
+        return torch.full((24,), float(len(calls)))  # the n-th model scored scores n everywhere
+
+    buffers = {"none": None, "top": torch.tensor([0, 1])}
+    result = continual.continual(ARCH, data, {"class": data.flip(0)}, buffers, (RECIPE, RECIPE), 0, score, folder=tmp_path)
+    assert set(result.after_task2) == {"class"} and set(result.after_task2["class"]) == {"none", "top"}
+    assert result.after_task1.eq(1).all() and result.after_task2["class"]["top"].eq(3).all()
+    assert result.rise("class").eq(2 - 1).all() and result.reduction("class", "top").eq(2 - 3).all()
+    assert list(result.table().index) == ["after Task 1", "after Task 2 (class, replay none)", "after Task 2 (class, replay top)"]

@@ -6,12 +6,11 @@ import torch
 
 from hopbook import boltzmann
 from hopbook.forgetting import (
-    antisymmetric_generators, cluster_outlier_memories, duplicate_baseline, energy_hessian, energy_rise,
-    equal_angular_memories, hessian_trace,
-    finite_difference_sharpness, latent_gaussian_memories, replay_gain, replay_identity, rotations,
-    second_order_rise, task1_fixed_points,
+    antisymmetric_generators, canonical_replays, cluster_outlier_memories, duplicate_baseline, energy_rise,
+    equal_angular_memories, finite_difference_sharpness, latent_gaussian_memories, replay_gain, replay_identity,
+    replay_ordering_steps, rotations, second_order_rise, task1_fixed_points,
 )
-from hopbook.hopfield import energy
+from hopbook.hopfield import energy, energy_hessian
 
 torch.set_default_dtype(torch.float64)
 
@@ -106,9 +105,18 @@ def test_cluster_outlier_memories_dispatch_on_the_construction():
         cluster_outlier_memories(4, 7, 0.3, "spherical", 0)
 
 
-def test_hessian_trace_is_the_trace_of_the_hessian():
-    X = cluster_outlier_memories(6, 12, 0.4, "latent-gaussian", seed=3) * 1.3  # norms other than 1 too
-    x = torch.randn(2, 5, 12, generator=torch.Generator().manual_seed(0))
-    for beta in (0.5, 8.0):
-        full = torch.diagonal(energy_hessian(x, X, beta), dim1=-2, dim2=-1).sum(-1)
-        assert torch.allclose(hessian_trace(x, X, beta), full, atol=1e-10)
+def test_replay_ordering_steps_are_the_three_steps_of_theorem_5_1():
+    pairs = canonical_replays(12)
+    assert pairs["oo"] == (12, 12) and pairs["c2c"] == (1, 0) and pairs["oc"] == (0, 12)
+    gains = {"oo": torch.tensor([5.0]), "cc": torch.tensor([4.0]), "c2c": torch.tensor([2.0]),
+             "co": torch.tensor([0.5]), "oc": torch.tensor([1.5])}
+    steps = replay_ordering_steps(gains)
+    assert [s.item() for s in steps] == [1.0, 2.0, 0.5]  # the last step is against the larger cross-type gain
+
+
+def test_boltzmann_task1_fit_starts_from_one_sample_of_each_memory():
+    X = equal_angular_memories(3, 6, 0.3)
+    samples, W = boltzmann.fit_task1(X, 1.0, 4, 0.05, 8.0, steps=50, lr=0.01, generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (16, 6)
+    assert torch.allclose(samples.view(4, 4, 6).mean(1), X, atol=0.1)  # four samples around each memory, in order
+    assert (W - X).norm(dim=-1).max() < 0.2

@@ -4,7 +4,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hopbook.hopfield import energy, fixed_point, jacobian, update
+from hopbook.forgetting import cluster_outlier_memories
+from hopbook.hopfield import energy, energy_hessian, fixed_point, hessian_trace, jacobian, update
 
 torch.set_default_dtype(torch.float64)
 
@@ -51,3 +52,11 @@ def test_jacobian_matches_autograd():
     X, x = memories(3)
     auto = torch.stack([torch.autograd.functional.jacobian(lambda v: update(v, X, 2.0), row) for row in x])
     assert torch.allclose(jacobian(x, X, 2.0), auto, atol=1e-12)
+
+
+def test_hessian_trace_is_the_trace_of_the_hessian():
+    X = cluster_outlier_memories(6, 12, 0.4, "latent-gaussian", seed=3) * 1.3  # norms other than 1 too
+    x = torch.randn(2, 5, 12, generator=torch.Generator().manual_seed(0))
+    for beta in (0.5, 8.0):
+        full = torch.diagonal(energy_hessian(x, X, beta), dim1=-2, dim2=-1).sum(-1)
+        assert torch.allclose(hessian_trace(x, X, beta), full, atol=1e-10)

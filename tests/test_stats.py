@@ -26,3 +26,15 @@ def test_bootstrap_interval_stays_bounded_in_memory_for_many_draws():
     x = np.random.default_rng(1).normal(size=3_000_000)  # one resample at a time: 24 MB, not 48 GB
     low, high = bootstrap_interval(x, n_boot=20)
     assert low < x.mean() < high
+
+
+def test_paired_sign_needs_three_standard_errors_and_more_than_rounding():
+    from hopbook.stats import paired_sign
+
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal(400)
+    assert paired_sign(1.0 + noise) == 1  # mean 1, standard error 0.05
+    assert paired_sign(-1.0 + noise) == -1
+    assert paired_sign(0.1 * noise) == 0
+    tiny = np.full(10, 1e-17)  # equal up to rounding: no spread, so only the tolerance can call it a tie
+    assert paired_sign(tiny) == 1 and paired_sign(tiny, tolerance=1e-12) == 0
