@@ -34,13 +34,14 @@ _RECORDED_VERSIONS = (
 )
 
 
-def fingerprint(chapter: Chapter, params: dict) -> str:
+def run_key(chapter: Chapter, params: dict) -> str:
     """Hash of what a run's results depend on: its parameters, the chapter source, the code of the
     hopbook modules it imports (docstrings and comments aside), the text shipped in data/ and the
     versions of the libraries it runs on."""
     return fp.fingerprint(
         params=params, source=chapter.source.read_text(), code=fp.code(fp.imported(chapter.code())),
-        data=corpus.shipped(), versions={name: metadata.version(name) for name in _RECORDED_VERSIONS[1:]},
+        data=corpus.shipped(),
+        versions={name: metadata.version(name) for name in _RECORDED_VERSIONS if name != "hopbook"},  # its code counts instead
     )
 
 
@@ -64,7 +65,7 @@ def is_up_to_date(chapter: Chapter, params: dict, out: Path) -> bool:
     """Whether out holds a finished run with these parameters, this source and this package code."""
     results = read_results(out)
     notebook = out / f"{chapter.slug}.ipynb"
-    return bool(results) and notebook.exists() and results["fingerprint"] == fingerprint(chapter, params)
+    return bool(results) and notebook.exists() and results["fingerprint"] == run_key(chapter, params)
 
 
 def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path) -> dict:
@@ -109,7 +110,7 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path) -> dict
             "versions": {name: metadata.version(name) for name in _RECORDED_VERSIONS},
             "python": platform.python_version(),
             "platform": platform.platform(),
-            "fingerprint": fingerprint(chapter, params),
+            "fingerprint": run_key(chapter, params),
             **git_state(chapter.source.parent),
         }
         (staging / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n")
@@ -118,7 +119,6 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path) -> dict
         return results
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
 
 
 @contextmanager
