@@ -213,6 +213,8 @@ def _sharing(source: Path, meta: dict, cell: nbformat.NotebookNode) -> Chapter:
     first = source.with_name(f"{meta['shares']}.md")
     if not first.is_file():
         raise ChapterError(f"{source}: shares the parameters of {meta['shares']!r}, but there is no {first.name}")
+    if "shares" in jupytext.read(first).metadata.get("hopbook", {}):
+        raise ChapterError(f"{source}: {first.name} shares its parameters too; share those of the chapter that declares them")
     shared = load_chapter(first)
     theirs = _parameters_cell(jupytext.read(first), first).source.splitlines()
     differing = [ln for ln in difflib.unified_diff(theirs, cell.source.splitlines(), lineterm="", n=0)

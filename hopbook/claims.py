@@ -33,8 +33,9 @@ RUN_ENVIRONMENT = "HOPBOOK_RUN"  # set by hopbook.runner for the kernel that exe
 
 @dataclass(frozen=True)
 class Run:
-    """What the runner tells a chapter about the run it is in. A chapter executed by hand, outside
-    `hopbook run`, gets the defaults."""
+    """What the runner tells a chapter about the run it is in: its name, profile, device and
+    parameters. A chapter executed by hand, outside `hopbook run`, gets the defaults (no parameters,
+    so nothing is glued as param.NAME)."""
 
     chapter: str = "unnamed"
     profile: str = "none"

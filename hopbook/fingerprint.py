@@ -62,9 +62,11 @@ def _imports(source: str, package: Path) -> set[str]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            # inside the package, `from .x import y` is `from hopbook.x import y`
+            module = node.module if node.level == 0 else ".".join(filter(None, [package.name, node.module]))
+            names.add(module)
+            names |= {f"{module}.{alias.name}" for alias in node.names}
     return {n for n in names if n.split(".")[0] == package.name and _path(n, package).is_file()}
 
 

@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from diffusers import DDPMScheduler, StableDiffusionPipeline
 from torch import Tensor, nn
 
-from hopbook.transformer import in_hub_cache
+from hopbook.fingerprint import code, fingerprint
+from hopbook.hub import in_cache
 
 
 class WeightsMissing(RuntimeError):
@@ -63,7 +64,7 @@ def require(source: str) -> None:
     a folder with a model_index.json, or a hub id whose files are in the local Hugging Face cache."""
     if not source:
         return
-    if (Path(source) / "model_index.json").is_file() or in_hub_cache(source, "model_index.json"):
+    if (Path(source) / "model_index.json").is_file() or in_cache(source, "model_index.json"):
         return
     raise WeightsMissing(
         f"Stable Diffusion weights {source!r} are not on this machine. Download them once with network "
@@ -75,6 +76,12 @@ def load_pipeline(source: str) -> StableDiffusionPipeline:
     """A Stable Diffusion pipeline from a local folder or a cached hub id, without network."""
     require(source)
     return StableDiffusionPipeline.from_pretrained(source, local_files_only=True, safety_checker=None)
+
+
+def checkpoint_key(denoiser: LatentDenoiser) -> str:
+    """The cache key of a pretrained denoiser as the starting model of continual training: its weights
+    and the code of this module, which wraps it."""
+    return fingerprint(code=code([__name__]), **denoiser.state_dict())
 
 
 def parts(

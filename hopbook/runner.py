@@ -78,6 +78,8 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path) -> dict
     """
     chapter.check_requirements(params)
     device = params.get("device", "cpu")
+    # what runs is what the key and the commit describe, whatever is edited while it runs
+    notebook, key, commit = chapter.notebook(), run_key(chapter, params), git_state(chapter.source.parent)
     out.mkdir(parents=True, exist_ok=True)
     (out / RESULTS_FILE).unlink(missing_ok=True)  # results first: they mark a finished run
     (out / f"{chapter.slug}.ipynb").unlink(missing_ok=True)
@@ -89,14 +91,14 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path) -> dict
         start = time.perf_counter()
         with _environment(RUN_ENVIRONMENT, json.dumps(asdict(Run(chapter.slug, profile, device, params)))):
             papermill.execute_notebook(
-                chapter.notebook(), executed, parameters=params, cwd=staging,
+                notebook, executed, parameters=params, cwd=staging,
                 kernel_name="python3", progress_bar=True,
             )
         elapsed = time.perf_counter() - start
         if not (staging / CLAIMS_FILE).exists():
             raise ChapterError(f"{chapter.slug} ran but recorded no claims: end it with claims.conclude()")
         recorded = json.loads((staging / CLAIMS_FILE).read_text())
-        prose.check(chapter.notebook(), recorded_names(recorded), chapter.slug)
+        prose.check(notebook, recorded_names(recorded), chapter.slug)
         results = {
             "chapter": chapter.slug,
             "title": chapter.title,
@@ -110,8 +112,8 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path) -> dict
             "versions": {name: metadata.version(name) for name in _RECORDED_VERSIONS},
             "python": platform.python_version(),
             "platform": platform.platform(),
-            "fingerprint": run_key(chapter, params),
-            **git_state(chapter.source.parent),
+            "fingerprint": key,
+            **commit,
         }
         (staging / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n")
         executed.replace(out / executed.name)

@@ -8,9 +8,10 @@ Per-head queries and keys come from forward hooks on each layer's query and key 
 from pathlib import Path
 
 import torch
-from huggingface_hub import try_to_load_from_cache
 from torch import Tensor
 from transformers import AutoModel, AutoTokenizer, BatchEncoding, PreTrainedModel, PreTrainedTokenizerBase
+
+from hopbook.hub import in_cache
 
 
 class ModelNotAvailable(RuntimeError):
@@ -32,20 +33,12 @@ def require(name_or_path: str) -> None:
     Hugging Face cache."""
     if not name_or_path:
         default_model_path()
-    elif not ((Path(name_or_path) / "config.json").is_file() or in_hub_cache(name_or_path, "config.json")):
+    elif not ((Path(name_or_path) / "config.json").is_file() or in_cache(name_or_path, "config.json")):
         raise ModelNotAvailable(
             f"model {name_or_path!r} is not on this machine: not a folder holding config.json, nor in the local "
             "Hugging Face cache. Download it once with network, pass a local folder, or leave model_path empty "
             "for all-MiniLM-L6-v2."
         )
-
-
-def in_hub_cache(repo_id: str, filename: str) -> bool:
-    """Whether a hub repository's file is in the local Hugging Face cache (no network)."""
-    try:
-        return isinstance(try_to_load_from_cache(repo_id, filename), str)
-    except ValueError:  # not a valid hub id (a path, say)
-        return False
 
 
 def load_pretrained(name_or_path: str | Path | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

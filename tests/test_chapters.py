@@ -1,5 +1,6 @@
 """Chapter declarations: parameters are read from the source and checked before anything runs."""
 
+import jupytext
 import pytest
 
 from conftest import REPO, write_chapter
@@ -62,10 +63,18 @@ def test_a_chapter_shares_the_declaration_of_another_and_may_not_drift(tmp_path)
 
 
 def test_the_two_forgetting_chapters_share_one_declaration():
+    second = jupytext.read(REPO / "notebooks" / "replay-ordering.md").metadata["hopbook"]
+    assert second["shares"] == "intrinsic-forgetting" and not set(second) - {"title", "shares"}
     chapters = discover(REPO)
-    first, second = chapters["intrinsic-forgetting"], chapters["replay-ordering"]
-    assert second.params == first.params and second.profiles == first.profiles
-    assert second.constraints == first.constraints
+    assert chapters["replay-ordering"].params == chapters["intrinsic-forgetting"].params
+
+
+def test_sharing_is_one_level_deep(tmp_path):
+    write_chapter(tmp_path, "first", "pass", META)
+    write_chapter(tmp_path, "second", "pass", "shares: first")
+    write_chapter(tmp_path, "third", "pass", "shares: second")
+    with pytest.raises(ChapterError, match="second.md shares its parameters too"):
+        load_chapter(tmp_path / "notebooks" / "third.md")
 
 
 def test_unknown_profile_is_refused(tmp_path):

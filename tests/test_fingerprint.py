@@ -41,7 +41,7 @@ def test_docstrings_comments_and_the_command_line_change_no_key(package):
     before = keys(package)
     edit(package / "ddpm.py", '"""A linear schedule,', '"""A linear noise schedule,')  # a function's docstring
     edit(package / "checkpoints.py", '"""Trained diffusion models', '"""Trained DDPM models')  # the module's
-    edit(package / "gram.py", "\n", "\n# a comment\n")
+    edit(package / "gram.py", "\nimport ", "\n# a comment\nimport ")
     (package / "cli.py").write_text((package / "cli.py").read_text() + "\n\ndef new_command():\n    pass\n")
     assert keys(package) == before
 

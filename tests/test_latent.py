@@ -88,3 +88,12 @@ def test_the_chapter_refuses_absent_weights_before_training(tmp_path):
     assert done.returncode != 0
     assert "parameter 'sd_model'" in done.stderr and "not on this machine" in done.stderr
     assert not (tmp_path / "run").exists()  # refused before anything ran
+
+
+def test_a_pretrained_start_is_keyed_by_its_weights(tiny_pipeline):
+    denoiser, _, _ = latent.parts(latent.load_pipeline(str(tiny_pipeline)), size=16, resolution=8, device="cpu")
+    key = latent.checkpoint_key(denoiser)
+    assert latent.checkpoint_key(denoiser) == key
+    with torch.no_grad():
+        next(denoiser.parameters()).add_(1e-3)
+    assert latent.checkpoint_key(denoiser) != key

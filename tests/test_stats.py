@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from hopbook.stats import bootstrap_interval, mean_se
+from hopbook.stats import bootstrap_interval, mean_se, paired_sign
 
 
 def test_mean_se_matches_the_textbook_formula():
@@ -29,8 +29,6 @@ def test_bootstrap_interval_stays_bounded_in_memory_for_many_draws():
 
 
 def test_paired_sign_needs_three_standard_errors_and_more_than_rounding():
-    from hopbook.stats import paired_sign
-
     rng = np.random.default_rng(0)
     noise = rng.standard_normal(400)
     assert paired_sign(1.0 + noise) == 1  # mean 1, standard error 0.05
