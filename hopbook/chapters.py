@@ -213,10 +213,10 @@ def _sharing(source: Path, meta: dict, cell: nbformat.NotebookNode) -> Chapter:
     first = source.with_name(f"{meta['shares']}.md")
     if not first.is_file():
         raise ChapterError(f"{source}: shares the parameters of {meta['shares']!r}, but there is no {first.name}")
-    if "shares" in jupytext.read(first).metadata.get("hopbook", {}):
+    first_nb = jupytext.read(first)
+    if "shares" in first_nb.metadata.get("hopbook", {}):
         raise ChapterError(f"{source}: {first.name} shares its parameters too; share those of the chapter that declares them")
-    shared = load_chapter(first)
-    theirs = _parameters_cell(jupytext.read(first), first).source.splitlines()
+    theirs = _parameters_cell(first_nb, first).source.splitlines()
     differing = [ln for ln in difflib.unified_diff(theirs, cell.source.splitlines(), lineterm="", n=0)
                  if ln[:1] in "+-" and ln[:3] not in ("+++", "---")]
     if differing:
@@ -224,7 +224,7 @@ def _sharing(source: Path, meta: dict, cell: nbformat.NotebookNode) -> Chapter:
             f"{source}: its parameters cell must be that of {first.name}, which it shares; they differ in\n"
             + "\n".join(differing)
         )
-    return replace(shared, slug=source.stem, title=meta["title"], source=source)
+    return replace(load_chapter(first), slug=source.stem, title=meta["title"], source=source)
 
 
 def discover(root: Path) -> dict[str, Chapter]:
