@@ -152,3 +152,9 @@ def task1_fixed_points(memories: Tensor, beta: float) -> Tensor:
     if not converged.all():
         raise RuntimeError(f"a Task-1 fixed point did not converge at beta = {beta}")
     return x
+
+
+def distinct_states(x: Tensor, decimals: int = 6) -> int:
+    """How many different states the rows of x are, to `decimals` places: fewer than the memories
+    when several fixed points have merged into one."""
+    return len({tuple(v) for v in x.round(decimals=decimals).tolist()})

@@ -21,6 +21,16 @@ def test_energy_of_a_single_memory_is_a_shifted_quadratic():
     assert torch.allclose(energy(x, xi, beta=3.0), 0.5 * (x - xi).square().sum(-1) - 0.5 * xi.square().sum())
 
 
+@given(st.integers(0, 10_000), st.floats(0.5, 2.0), st.floats(0.5, 20.0))
+@settings(max_examples=40, deadline=None)
+def test_a_data_scale_is_an_inverse_temperature(seed, s, beta):
+    """E(s y | s X, beta) = s^2 E(y | X, beta s^2): scaling the memories and the state by s is the
+    same network at inverse temperature beta s^2, its energy scaled by s^2."""
+    X, y = memories(seed)
+    assert torch.allclose(energy(s * y, s * X, beta), s**2 * energy(y, X, beta * s**2), rtol=1e-12, atol=1e-12)
+    assert torch.allclose(fixed_point(s * y, s * X, beta)[0], s * fixed_point(y, X, beta * s**2)[0], atol=1e-9)
+
+
 @given(st.integers(0, 10_000), st.floats(0.1, 20.0))
 @settings(max_examples=40, deadline=None)
 def test_update_never_increases_the_energy(seed, beta):
