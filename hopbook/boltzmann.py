@@ -60,11 +60,13 @@ def fit(W: Tensor, x: Tensor, beta: float, tolerance: float = 1e-5, max_iter: in
 
 
 def fit_task1(
-    memories: Tensor, scale: float, per_memory: int, noise: float, beta: float, generator: torch.Generator
+    memories: Tensor, scale: float, per_memory: int, noise_ratio: float, beta: float, seed: int
 ) -> tuple[Tensor, Tensor, float]:
-    """Task 1 of the paper's Figs. 3(a) and 4: per_memory samples scale * xi_mu + noise * z around
-    each memory, and the machine fitted to all of them from each memory's sample mean.
-    Returns (samples of shape (N, per_memory, d), fitted memories, final gradient norm)."""
-    samples = mixture_samples(scale * memories, per_memory, noise, generator)
+    """Task 1 of the paper's Figs. 3(a) and 4: per_memory samples scale * xi_mu + sigma z around each
+    memory, sigma = noise_ratio / sqrt(beta) (at 1, the model's own noise), and the machine fitted to
+    all of them from each memory's sample mean. The same seed draws the same z at every scale and
+    noise. Returns (samples of shape (N, per_memory, d), fitted memories, final gradient norm)."""
+    generator = torch.Generator().manual_seed(seed)
+    samples = mixture_samples(scale * memories, per_memory, noise_ratio / math.sqrt(beta), generator)
     W, gradient_norm = fit(samples.mean(1), samples.flatten(0, 1), beta)
     return samples, W, gradient_norm

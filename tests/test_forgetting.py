@@ -119,7 +119,7 @@ def test_boltzmann_likelihood_is_rotation_invariant():
 
 def test_a_task2_fit_on_rotated_data_is_the_rotated_task1_fit():
     X = equal_angular_memories(3, 6, 0.3)
-    samples, W1, _ = boltzmann.fit_task1(X, 1.0, 300, 8.0**-0.5, 8.0, generator=torch.Generator().manual_seed(0))
+    samples, W1, _ = boltzmann.fit_task1(X, 1.0, 300, 1.0, 8.0, seed=0)
     R = rotations(antisymmetric_generators(2, 6, torch.Generator().manual_seed(1)), 0.05)
     W2, _ = boltzmann.fit(W1.expand(2, -1, -1), samples.flatten(0, 1) @ R.mT, 8.0)  # two fits as one batch
     assert (W2 - W1 @ R.mT).abs().max() < 1e-6
@@ -145,7 +145,9 @@ def test_replay_ordering_steps_are_the_three_steps_of_theorem_5_1():
 
 def test_boltzmann_task1_fit_sits_near_the_memories_at_the_models_own_noise():
     X = equal_angular_memories(3, 6, 0.3)
-    samples, W, gradient_norm = boltzmann.fit_task1(X, 1.0, 2000, 8.0**-0.5, 8.0, generator=torch.Generator().manual_seed(0))
+    samples, W, gradient_norm = boltzmann.fit_task1(X, 1.0, 2000, 1.0, 8.0, seed=0)
     assert samples.shape == (4, 2000, 6) and gradient_norm < 1e-5
     assert torch.allclose(samples.mean(1), X, atol=0.05)  # samples around each memory, in order
     assert (W - X).norm(dim=-1).max() < 0.1
+    colder = boltzmann.fit_task1(X, 1.5, 2000, 0.5, 8.0, seed=0)[0]  # one noise draw for every scale and noise
+    assert torch.allclose(colder - 1.5 * X[:, None], 0.5 * (samples - X[:, None]), atol=1e-12)
