@@ -65,6 +65,11 @@ DICTATED = {
                  "bm-rotation-equivalence", "scale-temperature"},  # L-BFGS converges; the scale identity is exact
     },
     "replay-ordering": {"fail": set(), "hold": {"replay-identity", "thm-5.1", "susceptibility"}},
+    "rank-collapse": {
+        "fail": set(),
+        "hold": {"san-double-exponential", "thm-5.2",  # at initialisation, float64, seeded
+                 "alpha-one-chance"},  # with a = 1 the class token never sees the image
+    },
     "diffusion-forgetting": {"fail": set(), "hold": {"energy-streaming"}},  # the rest rests on trained models
 }
 
