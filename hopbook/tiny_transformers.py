@@ -2,7 +2,8 @@
 
 Both are small enough to train on a laptop CPU in seconds, and take any `AttentionConfig`, so the
 same model runs with standard attention, Modern Hopfield Attention or the convex-skip control.
-Training is full AdamW on shuffled minibatches, seeded: the same seed gives the same model on CPU.
+Training is AdamW on shuffled minibatches with a cosine schedule, seeded: the same seed gives the
+same model on CPU. Data move to the model's device batch by batch.
 """
 
 import math
@@ -65,11 +66,12 @@ class CharGPT(nn.Module):
 
 def train(model: nn.Module, batches, steps: int, lr: float, desc: str) -> nn.Module:
     """AdamW on (inputs, targets) batches drawn by `batches(step)`, cross-entropy over the last dim."""
+    device = next(model.parameters()).device
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)))
     model.train()
     for step in tqdm(range(steps), desc=desc, leave=False):
-        inputs, targets = batches(step)
+        inputs, targets = (t.to(device) for t in batches(step))
         logits = model(inputs)
         loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
         optimiser.zero_grad()
@@ -105,16 +107,19 @@ def text_windows(ids: Tensor, context: int, size: int, seed: int):
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, inputs: Tensor, labels: Tensor) -> float:
-    """Share of inputs classified correctly."""
-    return (model(inputs).argmax(-1) == labels).float().mean().item()
+def accuracy(model: nn.Module, inputs: Tensor, labels: Tensor, batch: int = 1024) -> float:
+    """Share of inputs classified correctly, `batch` at a time on the model's device."""
+    device = next(model.parameters()).device
+    right = sum((model(x.to(device)).argmax(-1).cpu() == y).sum().item() for x, y in zip(inputs.split(batch), labels.split(batch)))
+    return right / len(labels)
 
 
 @torch.no_grad()
 def perplexity(model: nn.Module, ids: Tensor, context: int) -> float:
     """exp of the mean next-token cross-entropy over consecutive windows of a held-out stream."""
+    device = next(model.parameters()).device
     n = (len(ids) - 1) // context
-    inputs = ids[: n * context].view(n, context)
-    targets = ids[1 : n * context + 1].view(n, context)
+    inputs = ids[: n * context].view(n, context).to(device)
+    targets = ids[1 : n * context + 1].view(n, context).to(device)
     loss = nn.functional.cross_entropy(model(inputs).reshape(-1, model.head.out_features), targets.reshape(-1))
     return math.exp(loss.item())

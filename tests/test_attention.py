@@ -118,7 +118,7 @@ def test_curves_at_init_are_seeded_and_pure_attention_collapses():
 
 
 def test_patches_and_models_have_the_right_shapes():
-    images = torch.arange(2 * 16, dtype=torch.float32).view(2, 1, 4, 4)
+    images = torch.arange(2 * 16.0).view(2, 1, 4, 4)  # the default dtype, as the models
     p = patches(images, 2)
     assert p.shape == (2, 4, 4) and p[0, 1].tolist() == [2.0, 3.0, 6.0, 7.0]
     vit = VisionTransformer(AttentionConfig(8, 2, layer_norm=True), 2, n_patches=4, patch_dim=4, n_classes=3)
