@@ -14,12 +14,12 @@ Choices the paper leaves open are options of `AttentionConfig`:
 - `start`: h begins as the first layer's scores, h_1 = S_1 ("scores", default), or from h_0 = 0,
   so h_1 = (1 - a') S_1 ("zeros").
 - the causal mask is applied to the softmax input, after the moving average. Masking the scores
-  before the average instead gives the same weights (masked entries are -inf either way), so it is
-  not an option.
+  before the average gives the same weights for 0 < a' < 1 (masked entries are -inf either way) and
+  0 * inf at the ends, so it is not an option.
 - `score_scale`: the factor c on q K^T.
 - `skip`: "residual" (x + Z), "convex" (a x + (1 - a) Z) or "none" (Z: pure attention).
-- `mlp_skip`: the MLP's own skip, by default the same as the attention's, so "none" is Dong et
-  al.'s SAN + MLP and a transformer without any skip connection.
+- `mlp_skip`: the MLP's own skip. By default "residual" (MHA changes the attention sublayer only),
+  and "none" when the attention has no skip either (Dong et al.'s SAN + MLP).
 """
 
 import math
@@ -54,14 +54,14 @@ class AttentionConfig:
     mlp: bool = False
     layer_norm: bool = False  # pre-norm before attention and MLP
     causal: bool = False
-    mlp_skip: str | None = None  # None: the same as `skip`
+    mlp_skip: str | None = None  # None: "none" if skip is "none", else "residual"
     start: str = "scores"
     score_scale: float | None = None  # None: 1 / sqrt(width / heads)
 
     def __post_init__(self) -> None:
         if self.width % self.heads:
             raise ValueError(f"width {self.width} is not a multiple of heads {self.heads}")
-        for kind in (self.skip, self.mlp_skip or self.skip):
+        for kind in (self.skip, self.mlp_skip or "none"):
             if kind not in SKIPS:
                 raise ValueError(f"unknown skip {kind!r}; choose one of {', '.join(SKIPS)}")
         if self.start not in STARTS:
@@ -73,10 +73,17 @@ class AttentionConfig:
     def scale(self) -> float:
         return self.score_scale if self.score_scale is not None else 1 / math.sqrt(self.width // self.heads)
 
+    @property
+    def mlp_skip_kind(self) -> str:
+        if self.mlp_skip is not None:
+            return self.mlp_skip
+        return "none" if self.skip == "none" else "residual"
+
 
 def variant(name: str, base: AttentionConfig) -> AttentionConfig:
     """The config of a named variant ("san", "mha", ..., or NAME_mlp) on top of `base`."""
-    core, mlp = (name[:-4], True) if name.endswith("_mlp") else (name, False)
+    core = name.removesuffix("_mlp")
+    mlp = core != name
     if core not in VARIANTS:
         raise ValueError(f"unknown variant {name!r}; choose one of {', '.join(VARIANTS)} (or NAME_mlp)")
     return replace(base, mlp=mlp, **VARIANTS[core])
@@ -113,7 +120,7 @@ class SelfAttention(nn.Module):
         return self.out(z), h
 
 
-def skip(x: Tensor, z: Tensor, kind: str, alpha: float) -> Tensor:
+def apply_skip(x: Tensor, z: Tensor, kind: str, alpha: float) -> Tensor:
     """x + z, a x + (1 - a) z, or z alone."""
     if kind == "residual":
         return x + z
@@ -128,9 +135,9 @@ class Block(nn.Module):
     def __init__(self, config: AttentionConfig) -> None:
         super().__init__()
         self.config = config
-        norm = nn.LayerNorm if config.layer_norm else lambda _: nn.Identity()
-        self.norm1, self.attention = norm(config.width), SelfAttention(config)
-        self.norm2 = norm(config.width)
+        self.norm1 = nn.LayerNorm(config.width) if config.layer_norm else nn.Identity()
+        self.attention = SelfAttention(config)
+        self.norm2 = nn.LayerNorm(config.width) if config.layer_norm else nn.Identity()
         self.mlp = (
             nn.Sequential(nn.Linear(config.width, 4 * config.width), nn.GELU(), nn.Linear(4 * config.width, config.width))
             if config.mlp else None
@@ -138,9 +145,9 @@ class Block(nn.Module):
 
     def forward(self, x: Tensor, h: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
         z, h = self.attention(self.norm1(x), h)
-        x = skip(x, z, self.config.skip, self.config.alpha)
+        x = apply_skip(x, z, self.config.skip, self.config.alpha)
         if self.mlp is not None:
-            x = skip(x, self.mlp(self.norm2(x)), self.config.mlp_skip or self.config.skip, self.config.alpha)
+            x = apply_skip(x, self.mlp(self.norm2(x)), self.config.mlp_skip_kind, self.config.alpha)
         return x, h
 
 

@@ -13,6 +13,8 @@ from torch import Tensor
 
 from hopbook.attention import AttentionConfig, Transformer, variant
 
+ROUNDING = 1e-13  # a residual ratio below this is float64 rounding: collapse is complete
+
 
 def composite_norm(M: Tensor) -> Tensor:
     """||M||_{1,inf} = sqrt(max column sum of |M| * max row sum of |M|), over the last two dims."""
@@ -37,13 +39,15 @@ def token_cosines(X: Tensor, mask: Tensor | None = None) -> Tensor:
     return cos[pairs.expand(cos.shape)]
 
 
-def decay_fits(depth: np.ndarray, ratio: np.ndarray, floor: float) -> dict[str, float]:
-    """Least-squares fits of log ratio against depth l, on the depths where the ratio is above `floor`
-    (rounding): single exponential, log r = A + B l, and double exponential, log r = A + B 3^l (the
-    3^l of Dong et al.'s bound). Both have two parameters, so their residual sums of squares compare
-    directly. Returns both sums and the number of depths used."""
-    keep = ratio > floor
-    l, y = np.asarray(depth, dtype=float)[keep], np.log(np.asarray(ratio, dtype=float)[keep])
+def decay_fits(depths: np.ndarray, ratio: np.ndarray, floor: float = ROUNDING) -> dict[str, float]:
+    """Least-squares fits of log ratio against depth l, on the depths where the ratio is above `floor`:
+    single exponential, log r = A + B l, and double exponential, log r = A + B 3^l (the 3^l of Dong et
+    al.'s bound). Both have two parameters, so their residual sums of squares compare directly.
+    Returns both sums and the number of depths used; needs at least three."""
+    keep = np.asarray(ratio) > floor
+    if keep.sum() < 3:
+        raise ValueError(f"only {keep.sum()} depths above {floor:g}: too few to tell the two decays apart")
+    l, y = np.asarray(depths, dtype=float)[keep], np.log(np.asarray(ratio, dtype=float)[keep])
 
     def rss(feature: np.ndarray) -> float:
         design = np.stack([np.ones_like(feature), feature], axis=1)
@@ -54,9 +58,10 @@ def decay_fits(depth: np.ndarray, ratio: np.ndarray, floor: float) -> dict[str, 
 
 
 def curves_at_init(config: AttentionConfig, names: list[str], depth: int, tokens: int, seeds: range) -> dict[str, np.ndarray]:
-    """residual_ratio at every depth 0..depth of randomly initialised stacks, float64, one row per seed.
-    Seed s draws the same weights for every variant (their parameters have the same shapes) and the
-    same Gaussian input tokens, so the variants are compared pairwise."""
+    """residual_ratio at every depth 0..depth of randomly initialised stacks, float64, one row per seed
+    in `seeds`. Seed s draws the same Gaussian input tokens for every variant, and the same weights
+    for variants with the same parameters (all those with an MLP, or all those without), so those
+    are compared pairwise. Seeds torch's global generator."""
     curves = {}
     for name in names:
         rows = []

@@ -12,6 +12,14 @@ def mean_se(values) -> dict[str, float]:
     return {"mean": float(x.mean()), "se": float(se), "n": int(x.size)}
 
 
+def paired_interval(a, b, level: float = 0.95) -> dict[str, float]:
+    """The per-draw differences a - b (paired, draw by draw): mean, standard error, number of draws
+    and a Student-t interval (low, high) of the mean at `level`."""
+    d = mean_se(np.asarray(a, dtype=float) - np.asarray(b, dtype=float))
+    half = stats.t.ppf(0.5 + level / 2, d["n"] - 1) * d["se"]
+    return {**d, "low": d["mean"] - half, "high": d["mean"] + half}
+
+
 def paired_sign(differences, tolerance: float = 0.0, n_se: float = 3.0) -> int:
     """Which way paired differences (a - b, draw by draw) point: +1 if their mean exceeds both n_se
     standard errors and `tolerance` (the size of rounding, say), -1 if it lies as far below 0, 0 if

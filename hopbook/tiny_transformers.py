@@ -1,18 +1,22 @@
 """A vision transformer and a character-level GPT on `hopbook.attention`, and their training loops.
 
-Both are small enough to train on a laptop CPU in seconds, and take any `AttentionConfig`, so the
-same model runs with standard attention, Modern Hopfield Attention or the convex-skip control.
+Both take any `AttentionConfig`, so the same model runs with standard attention, Modern Hopfield
+Attention or the convex-skip control; at the chapter's default sizes each trains on a laptop CPU
+in seconds.
 Training is AdamW on shuffled minibatches with a cosine schedule, seeded: the same seed gives the
 same model on CPU. Data move to the model's device batch by batch.
 """
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
 from hopbook.attention import AttentionConfig, Transformer
+
+Batches = Callable[[int], tuple[Tensor, Tensor]]  # step -> (inputs, targets)
 
 
 def patches(images: Tensor, size: int) -> Tensor:
@@ -64,7 +68,7 @@ class CharGPT(nn.Module):
         return self.head(self.norm(self.transformer(x)[-1]))
 
 
-def train(model: nn.Module, batches, steps: int, lr: float, desc: str) -> nn.Module:
+def train(model: nn.Module, batches: Batches, steps: int, lr: float, desc: str) -> nn.Module:
     """AdamW on (inputs, targets) batches drawn by `batches(step)`, cross-entropy over the last dim."""
     device = next(model.parameters()).device
     optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
@@ -81,7 +85,7 @@ def train(model: nn.Module, batches, steps: int, lr: float, desc: str) -> nn.Mod
     return model.eval()
 
 
-def minibatches(inputs: Tensor, targets: Tensor, size: int, seed: int):
+def minibatches(inputs: Tensor, targets: Tensor, size: int, seed: int) -> Batches:
     """batches(step) for `train`: minibatches of (inputs, targets), in an order reshuffled every epoch."""
     per_epoch = max(1, len(inputs) // size)
 
@@ -94,12 +98,13 @@ def minibatches(inputs: Tensor, targets: Tensor, size: int, seed: int):
     return batches
 
 
-def text_windows(ids: Tensor, context: int, size: int, seed: int):
-    """batches(step) for `train`: `size` random windows of a token stream, each target the next token."""
-    generator = torch.Generator().manual_seed(seed)
+def text_windows(ids: Tensor, context: int, size: int, seed: int) -> Batches:
+    """batches(step) for `train`: `size` random windows of a token stream, each target the next token;
+    the windows of a step depend on the seed and the step only."""
 
     def batches(step: int) -> tuple[Tensor, Tensor]:
-        start = torch.randint(0, len(ids) - context - 1, (size,), generator=generator)
+        generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
+        start = torch.randint(0, len(ids) - context, (size,), generator=generator)
         window = torch.stack([ids[s:s + context + 1] for s in start.tolist()])
         return window[:, :-1], window[:, 1:]
 
@@ -115,11 +120,14 @@ def accuracy(model: nn.Module, inputs: Tensor, labels: Tensor, batch: int = 1024
 
 
 @torch.no_grad()
-def perplexity(model: nn.Module, ids: Tensor, context: int) -> float:
-    """exp of the mean next-token cross-entropy over consecutive windows of a held-out stream."""
+def perplexity(model: nn.Module, ids: Tensor, context: int, batch: int = 256) -> float:
+    """exp of the mean next-token cross-entropy over consecutive windows of a held-out stream,
+    `batch` windows at a time on the model's device."""
     device = next(model.parameters()).device
     n = (len(ids) - 1) // context
-    inputs = ids[: n * context].view(n, context).to(device)
-    targets = ids[1 : n * context + 1].view(n, context).to(device)
-    loss = nn.functional.cross_entropy(model(inputs).reshape(-1, model.head.out_features), targets.reshape(-1))
-    return math.exp(loss.item())
+    inputs, targets = ids[: n * context].view(n, context), ids[1 : n * context + 1].view(n, context)
+    total = 0.0
+    for x, y in zip(inputs.split(batch), targets.split(batch)):
+        logits = model(x.to(device))
+        total += nn.functional.cross_entropy(logits.flatten(0, 1), y.to(device).flatten(), reduction="sum").item()
+    return math.exp(total / targets.numel())

@@ -8,7 +8,7 @@ import torch
 
 from hopbook.attention import AttentionConfig, Block, SelfAttention, Transformer, variant
 from hopbook.rank_collapse import composite_norm, curves_at_init, decay_fits, residual_ratio, token_cosines
-from hopbook.tiny_transformers import CharGPT, VisionTransformer, patches, perplexity
+from hopbook.tiny_transformers import CharGPT, VisionTransformer, minibatches, patches, perplexity, text_windows
 
 
 def stack(config: AttentionConfig, depth: int = 3, seed: int = 0) -> Transformer:
@@ -36,7 +36,7 @@ def test_the_hidden_state_is_the_moving_average_of_the_scores():
     first, second = SelfAttention(config).double(), SelfAttention(config).double()
     x = tokens()
     _, h1 = first(x)
-    z, h2 = second(x, h1)
+    _, h2 = second(x, h1)
 
     def scores(layer):
         q, k, _ = layer.qkv(x).view(2, 7, 3, 2, 4).permute(2, 0, 3, 1, 4)
@@ -60,6 +60,11 @@ def test_the_hidden_state_changes_a_deeper_stack_and_the_skips_are_what_they_say
     assert torch.allclose(block(x)[0], 0.4 * x + 0.6 * z)
     block = Block(AttentionConfig(8, 2, skip="none", mlp=True)).double()
     assert torch.allclose(block(x)[0], block.mlp(block.attention(x)[0]))  # SAN + MLP: no skip anywhere
+    block = Block(AttentionConfig(8, 2, skip="convex", alpha=0.4, mlp=True)).double()
+    y = 0.4 * x + 0.6 * block.attention(x)[0]
+    assert torch.allclose(block(x)[0], y + block.mlp(y))  # MHA changes the attention's skip only
+    block = Block(AttentionConfig(8, 2, skip="convex", alpha=0.4, mlp=True, mlp_skip="none")).double()
+    assert torch.allclose(block(x)[0], block.mlp(0.4 * x + 0.6 * block.attention(x)[0]))
 
 
 def test_causal_attention_leaks_nothing_from_the_future():
@@ -106,7 +111,9 @@ def test_decay_fits_tell_single_from_double_exponential():
     double = decay_fits(l[:4], np.exp(-0.5 * 3.0 ** l[:4]), floor=1e-300)
     assert single["rss_single"] < 1e-20 < single["rss_double"]
     assert double["rss_double"] < 1e-20 < double["rss_single"]
-    assert decay_fits(l, np.array([1, 0.1, 1e-20, 1e-20, 1e-20, 1e-20]), floor=1e-13)["n_depths"] == 2
+    assert decay_fits(l, np.array([1, 0.1, 1e-3, 1e-20, 1e-20, 1e-20]), floor=1e-13)["n_depths"] == 3
+    with pytest.raises(ValueError, match="too few"):
+        decay_fits(l, np.array([1, 0.1, 1e-20, 1e-20, 1e-20, 1e-20]), floor=1e-13)
 
 
 def test_curves_at_init_are_seeded_and_pure_attention_collapses():
@@ -130,3 +137,28 @@ def test_patches_and_models_have_the_right_shapes():
         gpt.head.weight.zero_()
         gpt.head.bias.zero_()
     assert perplexity(gpt, torch.arange(13) % 5, 4) == pytest.approx(5.0)  # uniform over 5 symbols
+
+
+def test_a_zero_start_changes_a_deeper_stack_and_a_vit_carries_the_hidden_state():
+    x = tokens()
+    scores = stack(AttentionConfig(8, 2, hidden_state=True, alpha_prime=0.5))(x)
+    zeros = stack(AttentionConfig(8, 2, hidden_state=True, alpha_prime=0.5, start="zeros"))(x)
+    assert not torch.allclose(scores[1], zeros[1])  # h_1 = S_1 against h_1 = S_1 / 2
+    torch.manual_seed(0)
+    vit = VisionTransformer(AttentionConfig(8, 2, hidden_state=True, skip="convex"), 3, n_patches=4, patch_dim=4, n_classes=3)
+    torch.manual_seed(0)
+    control = VisionTransformer(AttentionConfig(8, 2, skip="convex"), 3, n_patches=4, patch_dim=4, n_classes=3)
+    p = torch.randn(2, 4, 4)
+    assert not torch.allclose(vit(p), control(p))
+
+
+def test_minibatches_cover_every_example_once_per_epoch_and_windows_are_seeded():
+    inputs, targets = torch.arange(10), torch.arange(10) * 2
+    batches = minibatches(inputs, targets, 3, seed=4)  # three batches of 3 per epoch, one example left out
+    epoch = torch.cat([batches(step)[0] for step in range(3)])
+    assert len(set(epoch.tolist())) == 9 and torch.equal(batches(0)[1], 2 * batches(0)[0])
+    assert torch.equal(minibatches(inputs, targets, 3, seed=4)(5)[0], batches(5)[0])
+    ids = torch.arange(50)
+    x, y = text_windows(ids, 8, 4, seed=1)(7)
+    assert x.shape == (4, 8) and torch.equal(y, x + 1)  # the next token
+    assert torch.equal(text_windows(ids, 8, 4, seed=1)(7)[0], x)

@@ -1,8 +1,9 @@
 """Spread of quantities that rest on random draws."""
 
 import numpy as np
+import pytest
 
-from hopbook.stats import bootstrap_interval, mean_se, paired_sign
+from hopbook.stats import bootstrap_interval, mean_se, paired_interval, paired_sign
 
 
 def test_mean_se_matches_the_textbook_formula():
@@ -36,3 +37,11 @@ def test_paired_sign_needs_three_standard_errors_and_more_than_rounding():
     assert paired_sign(0.1 * noise) == 0
     tiny = np.full(10, 1e-17)  # equal up to rounding: no spread, so only the tolerance can call it a tie
     assert paired_sign(tiny) == 1 and paired_sign(tiny, tolerance=1e-12) == 0
+
+
+def test_paired_interval_is_the_t_interval_of_the_differences():
+    a, b = [3.0, 5.0, 4.0], [1.0, 2.0, 2.0]  # differences 2, 3, 2
+    d = paired_interval(a, b)
+    half = 4.302652729911275 * np.std([2, 3, 2], ddof=1) / np.sqrt(3)  # t(0.975, 2 degrees of freedom)
+    assert d["mean"] == pytest.approx(7 / 3) and d["n"] == 3
+    assert (d["low"], d["high"]) == pytest.approx((7 / 3 - half, 7 / 3 + half))
