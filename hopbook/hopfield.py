@@ -1,9 +1,12 @@
-"""The modern (continuous) Hopfield network: energy, update rule, its Jacobian, the energy's Hessian and fixed points.
+"""The modern (continuous) Hopfield network: energy, update rule, its Jacobian, the energy's Hessian, fixed points,
+the separation of the memories and the retrieval-error bound, and the update as an attention layer.
 
 Ramsauer et al. (2021); Takeda, Oizumi, Karakida (2026). Memories are the rows of X (shape
 (..., N, d)); states x have shape (..., n, d), so many states and many memory sets run as one
 batched call, on any device. Use float64 on the CPU where identities are checked exactly.
 """
+
+import math
 
 import torch
 from torch import Tensor
@@ -22,6 +25,15 @@ def energy(x: Tensor, X: Tensor, beta: float, tile: int | None = None) -> Tensor
     else:
         lse = _logsumexp_tiled(beta * x.reshape(-1, x.shape[-1]), X, tile).view(x.shape[:-1])
     return 0.5 * (x * x).sum(dim=-1) - lse / beta
+
+
+def ramsauer_energy(x: Tensor, X: Tensor, beta: float) -> Tensor:
+    """Ramsauer et al.'s energy E(x) = -lse(beta, X x) + x^T x / 2 + beta^{-1} log N + M^2 / 2, M = max_mu ||xi_mu||.
+
+    The constants make it bounded: 0 <= E <= 2 M^2 wherever ||x|| <= M, in particular after one update.
+    """
+    M = torch.linalg.vector_norm(X, dim=-1).amax(dim=-1, keepdim=True)
+    return energy(x, X, beta) + math.log(X.shape[-2]) / beta + 0.5 * M**2
 
 
 def _logsumexp_tiled(q: Tensor, X: Tensor, tile: int) -> Tensor:
@@ -90,3 +102,39 @@ def fixed_point(
         if bool((step < tol).all()):
             break
     return x, step < tol
+
+
+def separation(X: Tensor) -> Tensor:
+    """Delta_i = xi_i^T xi_i - max_{j != i} xi_i^T xi_j: how far memory i stands out from the others, shape (..., N)."""
+    overlaps = X @ X.mT
+    self_overlap = torch.diagonal(overlaps, dim1=-2, dim2=-1)
+    others = overlaps.masked_fill(torch.eye(X.shape[-2], dtype=torch.bool, device=X.device), -torch.inf)
+    return self_overlap - others.amax(dim=-1)
+
+
+def retrieval_error_bound(x: Tensor, fixed: Tensor, X: Tensor, i: Tensor, beta: float) -> Tensor:
+    """Ramsauer et al.'s bound (Theorem 5) on the one-step retrieval error ||update(x) - xi_i||:
+
+    2 (N - 1) exp(-beta (Delta_i - 2 max(||x - xi_i||, ||xi_i* - xi_i||) M)) M,
+
+    for states x near memory i (index i per state) and xi_i* the fixed point near it (`fixed`, one per
+    state). X has shape (N, d); x and fixed (n, d); i (n,). Shape (n,).
+    """
+    N, M = X.shape[0], torch.linalg.vector_norm(X, dim=-1).max()
+    target = X[i]
+    radius = torch.maximum(torch.linalg.vector_norm(x - target, dim=-1), torch.linalg.vector_norm(fixed - target, dim=-1))
+    return 2 * (N - 1) * torch.exp(-beta * (separation(X)[i] - 2 * radius * M)) * M
+
+
+def multihead_attention_of_update(d: int, heads: int, dtype: torch.dtype = torch.float64) -> torch.nn.MultiheadAttention:
+    """torch.nn.MultiheadAttention with identity query, key, value and output projections and no biases.
+
+    With one head, attention(x, X, X) is update(x, X, 1/sqrt(d)); with h heads, each head runs that update
+    on its own d/h coordinates at beta = 1/sqrt(d/h), and the outputs are concatenated.
+    """
+    layer = torch.nn.MultiheadAttention(d, heads, bias=False, batch_first=True, dtype=dtype)
+    eye = torch.eye(d, dtype=dtype)
+    with torch.no_grad():
+        layer.in_proj_weight.copy_(torch.cat([eye, eye, eye]))
+        layer.out_proj.weight.copy_(eye)
+    return layer.eval()

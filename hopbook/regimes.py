@@ -1,0 +1,101 @@
+"""How sharply a modern Hopfield network, or an attention head, weights its memories.
+
+Ramsauer et al. (2021), Sections 2-4. A state's softmax weights p over N memories are summarised by
+k, the fewest weights that sum to 0.90. A fixed point is the global average when k > N/2, a single
+pattern when k = 1, and a metastable state (an average over a subset of k memories) in between.
+An attention head is classed by k_bar, the median k over its queries: I k_bar > N/2, II N/8 < k_bar <= N/2,
+III N/32 < k_bar <= N/8, IV k_bar <= N/32.
+
+Memories here are images flattened, centred on the data's mean pixel and scaled to unit norm, so
+beta x_mu^T xi is beta times a cosine; queries are stored images with part of them masked or noised.
+"""
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from hopbook.hopfield import fixed_point, softmax_weights, update
+
+MASS = 0.9
+CLASSES = ("I", "II", "III", "IV")
+REGIMES = ("global", "metastable", "single")
+CORRUPTIONS = ("mask", "noise")
+
+
+def weights_to_cover(p: Tensor, mass: float = MASS) -> Tensor:
+    """k: the fewest of the weights p (last dimension) whose sum reaches `mass`, shape p.shape[:-1]."""
+    running = p.sort(dim=-1, descending=True).values.cumsum(dim=-1)
+    return ((running < mass).sum(dim=-1) + 1).clamp_max(p.shape[-1])
+
+
+def head_class(kbar: float, n: int) -> str:
+    """Ramsauer et al.'s class of a head with median k_bar over N = n tokens."""
+    return "I" if kbar > n / 2 else "II" if kbar > n / 8 else "III" if kbar > n / 32 else "IV"
+
+
+def regime(k: Tensor, n: int) -> np.ndarray:
+    """The kind of fixed point each k describes: global (k > N/2), single (k = 1) or metastable."""
+    k = np.asarray(k)
+    return np.where(k > n / 2, "global", np.where(k == 1, "single", "metastable"))
+
+
+def logit_spread(logits: Tensor) -> Tensor:
+    """The standard deviation of the logits over the memories (last dimension): an effective inverse
+    temperature. For a Hopfield network with unit memories the logits are beta x_mu^T xi, so this is beta
+    times the spread of the cosines; the regime a state falls in depends on beta only through it."""
+    return logits.std(dim=-1)
+
+
+def as_memories(images: Tensor, mean: Tensor) -> Tensor:
+    """Images (n, ...) flattened, centred on `mean` (the data's mean image, flattened) and scaled to unit norm."""
+    x = images.flatten(1).double() - mean
+    return x / torch.linalg.vector_norm(x, dim=-1, keepdim=True)
+
+
+def corrupt(images: Tensor, kind: str, level: float, gen: torch.Generator) -> Tensor:
+    """Queries from images in [-1, 1]: `mask` sets a random share `level` of the pixels to background (-1),
+    `noise` adds Gaussian noise of standard deviation `level`."""
+    if kind not in CORRUPTIONS:
+        raise ValueError(f"unknown corruption {kind!r}; choose one of {', '.join(CORRUPTIONS)}")
+    if kind == "mask":
+        hidden = torch.rand(images.shape, generator=gen) < level
+        return images.masked_fill(hidden, -1.0)
+    return images + level * torch.randn(images.shape, generator=gen, dtype=images.dtype)
+
+
+def subset_purity(p: Tensor, k: Tensor, labels: Tensor) -> Tensor:
+    """For each state, the share of the k most weighted memories that belong to their most common class."""
+    order = p.argsort(dim=-1, descending=True)
+    in_subset = (torch.arange(p.shape[-1]) < k[:, None]).double()
+    counts = torch.zeros(p.shape[0], int(labels.max()) + 1, dtype=torch.float64)
+    counts.scatter_add_(1, labels[order], in_subset)
+    return counts.amax(dim=1) / k
+
+
+def regime_sweep(X: Tensor, labels: Tensor, queries: Tensor, targets: Tensor, betas: list[float],
+                 tol: float = 1e-8, max_iter: int = 2000) -> pd.DataFrame:
+    """One row per (beta, query): what one update and the fixed point do with a corrupted stored pattern.
+
+    X (N, d) are unit memories with class `labels`; queries (n, d) are corrupted copies of the memories
+    `targets` (indices). Columns: beta, query, spread (the logit spread at the query), k_step (k of the
+    weights at the query: one attention step), k (at the fixed point), regime, purity (of the k memories at
+    the fixed point), converged, step_correct (the update's nearest memory is the target), nn_correct
+    (the query's nearest memory is the target: 1-nearest-neighbour) and agrees_with_nn.
+    """
+    nearest_to_query = (queries @ X.T).argmax(dim=1)
+    rows = []
+    for beta in betas:
+        p_step = softmax_weights(queries, X, beta)
+        step_answer = (update(queries, X, beta) @ X.T).argmax(dim=1)  # unit memories: nearest = largest overlap
+        fixed, converged = fixed_point(queries, X, beta, tol=tol, max_iter=max_iter)
+        p = softmax_weights(fixed, X, beta)
+        k = weights_to_cover(p)
+        rows.append(pd.DataFrame({
+            "beta": beta, "query": np.arange(len(queries)),
+            "spread": logit_spread(beta * queries @ X.T).numpy(), "k_step": weights_to_cover(p_step).numpy(),
+            "k": k.numpy(), "regime": regime(k, X.shape[0]), "purity": subset_purity(p, k, labels).numpy(),
+            "converged": converged.numpy(), "step_correct": (step_answer == targets).numpy(),
+            "nn_correct": (nearest_to_query == targets).numpy(), "agrees_with_nn": (step_answer == nearest_to_query).numpy(),
+        }))
+    return pd.concat(rows, ignore_index=True)
