@@ -99,3 +99,12 @@ def regime_sweep(X: Tensor, labels: Tensor, queries: Tensor, targets: Tensor, be
             "nn_correct": (nearest_to_query == targets).numpy(), "agrees_with_nn": (step_answer == nearest_to_query).numpy(),
         }))
     return pd.concat(rows, ignore_index=True)
+
+
+def step_map(X: Tensor, queries: Tensor, betas: list[float]) -> pd.DataFrame:
+    """Per beta, the median logit spread of one update at the queries and the median k / N of its weights:
+    where a state of a given effective inverse temperature falls on the regime map."""
+    rows = [{"beta": beta, "spread": logit_spread(beta * queries @ X.T).median().item(),
+             "k_share": weights_to_cover(softmax_weights(queries, X, beta)).double().median().item() / X.shape[0]}
+            for beta in betas]
+    return pd.DataFrame(rows)

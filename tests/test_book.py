@@ -71,6 +71,12 @@ DICTATED = {
                  "alpha-one-chance"},  # with a = 1 the class token never sees the image
     },
     "diffusion-forgetting": {"fail": set(), "hold": {"energy-streaming"}},  # the rest rests on trained models
+    "hopfield-attention": {
+        "fail": set(),
+        "hold": {"identity-sdpa", "identity-multihead", "thm-1-descent", "energy-bounds",  # exact, float64
+                 "thm-5-retrieval-bound"},  # an inequality, on patterns checked to be well separated
+    },
+    "head-diagnostics": {"fail": set(), "hold": {"real-head-update"}},  # the model's attention is the update
 }
 
 

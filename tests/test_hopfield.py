@@ -1,11 +1,17 @@
 """The modern Hopfield network helpers."""
 
+import math
+
 import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hopbook.forgetting import cluster_outlier_memories
-from hopbook.hopfield import energy, energy_hessian, fixed_point, hessian_trace, jacobian, update
+from hopbook.hopfield import (
+    energy, energy_hessian, fixed_point, hessian_trace, jacobian, multihead_attention_of_update, ramsauer_energy,
+    retrieval_error_bound, separation, update,
+)
 
 torch.set_default_dtype(torch.float64)
 
@@ -70,3 +76,67 @@ def test_hessian_trace_is_the_trace_of_the_hessian():
     for beta in (0.5, 8.0):
         full = torch.diagonal(energy_hessian(x, X, beta), dim1=-2, dim2=-1).sum(-1)
         assert torch.allclose(hessian_trace(x, X, beta), full, atol=1e-10)
+
+
+def test_scaled_dot_product_attention_is_the_update_batched():
+    X, x = memories(4, N=7, d=9)
+    X, x = torch.stack([X, 2 * X]), torch.stack([x, -x])
+    assert torch.allclose(F.scaled_dot_product_attention(x, X, X), update(x, X, 1 / math.sqrt(9)), atol=1e-14, rtol=0)
+
+
+def test_multihead_attention_with_identity_projections_is_one_update_per_block_of_coordinates():
+    X, x = memories(5, N=7, d=8)
+    with torch.no_grad():
+        one = multihead_attention_of_update(8, 1)(x[None], X[None], X[None], need_weights=False)[0][0]
+        two = multihead_attention_of_update(8, 2)(x[None], X[None], X[None], need_weights=False)[0][0]
+    assert torch.allclose(one, update(x, X, 1 / math.sqrt(8)), atol=1e-14, rtol=0)
+    blocks = torch.cat([update(x[:, :4], X[:, :4], 0.5), update(x[:, 4:], X[:, 4:], 0.5)], dim=-1)
+    assert torch.allclose(two, blocks, atol=1e-14, rtol=0)
+    assert not torch.allclose(two, one)
+
+
+@given(st.integers(0, 10_000), st.floats(0.01, 100.0))
+@settings(max_examples=40, deadline=None)
+def test_ramsauer_energy_descends_and_lies_in_0_to_2M2_after_an_update(seed, beta):
+    X, x = memories(seed)
+    M2 = torch.linalg.vector_norm(X, dim=-1).max() ** 2
+    E = ramsauer_energy(x, X, beta)
+    for _ in range(5):
+        x = update(x, X, beta)
+        E_next = ramsauer_energy(x, X, beta)
+        assert (E_next <= E + 1e-10 * (1 + E.abs())).all()
+        assert (E_next >= -1e-12).all() and (E_next <= 2 * M2 + 1e-12).all()
+        E = E_next
+
+
+def test_ramsauer_energy_adds_the_constants_to_the_energy():
+    X = torch.tensor([[3.0, 4.0], [1.0, 0.0]])  # M = 5
+    x = torch.tensor([[0.5, -1.0]])
+    assert torch.allclose(ramsauer_energy(x, X, 2.0), energy(x, X, 2.0) + math.log(2) / 2 + 12.5)
+
+
+def test_separation_on_a_hand_case():
+    X = torch.tensor([[1.0, 0.0], [0.6, 0.8], [0.0, 1.0]])
+    # x0: 1 - 0.6; x1: 1 - 0.8; x2: 1 - 0.8
+    assert torch.allclose(separation(X), torch.tensor([0.4, 0.2, 0.2]))
+
+
+def test_the_retrieval_error_stays_below_ramsauers_bound():
+    gen = torch.Generator().manual_seed(0)
+    X = torch.randn(20, 32, generator=gen)
+    X = X / torch.linalg.vector_norm(X, dim=-1, keepdim=True)
+    beta = 40.0
+    fixed, _ = fixed_point(X, X, beta)
+    i = torch.arange(20).repeat(5)
+    xi = X[i] + 0.01 * torch.randn(100, 32, generator=gen)
+    error = torch.linalg.vector_norm(update(xi, X, beta) - X[i], dim=-1)
+    bound = retrieval_error_bound(xi, fixed[i], X, i, beta)
+    assert (error <= bound).all() and (bound < 1).all()
+    # and on a hand case with two orthogonal unit patterns at the pattern itself: error = sqrt(2) p_2
+    X2 = torch.eye(2)
+    p2 = 1 / (1 + math.exp(beta))
+    at = torch.tensor([0])
+    exact = torch.linalg.vector_norm(update(X2[at], X2, beta) - X2[at], dim=-1)
+    assert torch.allclose(exact, torch.tensor([math.sqrt(2) * p2]))
+    assert torch.allclose(retrieval_error_bound(X2[at], fixed_point(X2[at], X2, beta)[0], X2, at, beta),
+                          2 * torch.exp(torch.tensor(-beta * (1 - 2 * math.sqrt(2) * p2))), rtol=1e-9)

@@ -1,0 +1,68 @@
+"""Head diagnostics on the shipped model: windows, logits against the model's own weights, recall probes."""
+
+import pytest
+import torch
+
+from hopbook.corpus import hamlet_sentences
+from hopbook.heads import (
+    attention_logits, model_attention, rare_tokens, recall_probes, scaled_layers, text_ids, weights_at, windows,
+)
+from hopbook.transformer import load_pretrained
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    model, tokenizer = load_pretrained()
+    return model, tokenizer, text_ids(tokenizer, hamlet_sentences()[:200])
+
+
+def test_windows_are_disjoint_stretches_of_exactly_n_tokens(minilm):
+    _, tokenizer, ids = minilm
+    batch = windows(tokenizer, ids, 16, 5, seed=0)
+    assert batch["input_ids"].shape == (5, 16) and batch["attention_mask"].all()
+    assert (batch["input_ids"][:, 0] == tokenizer.cls_token_id).all() and (batch["input_ids"][:, -1] == tokenizer.sep_token_id).all()
+    bodies = [tuple(row) for row in batch["input_ids"][:, 1:-1].tolist()]
+    chunks = {tuple(ids[i:i + 14]) for i in range(0, len(ids) - 13, 14)}
+    assert len(set(bodies)) == 5 and set(bodies) <= chunks
+    assert torch.equal(batch["input_ids"], windows(tokenizer, ids, 16, 5, seed=0)["input_ids"])
+    with pytest.raises(ValueError, match="disjoint windows"):
+        windows(tokenizer, ids, 16, len(ids), seed=0)
+
+
+def test_rebuilt_logits_give_the_models_own_attention_weights(minilm):
+    model, tokenizer, ids = minilm
+    batch = windows(tokenizer, ids, 20, 3, seed=1)
+    logits = attention_logits(model, batch)
+    assert logits.shape == (6, 12, 3, 20, 20)
+    assert torch.allclose(logits.softmax(-1), model_attention(model, batch), atol=1e-5)
+
+
+def test_recall_probes_place_a_rare_word_twice_and_the_control_once(minilm):
+    _, tokenizer, ids = minilm
+    batch = windows(tokenizer, ids, 32, 4, seed=0)
+    rare = rare_tokens(tokenizer, ids, 6, seed=0)
+    assert not set(rare) & set(ids) and all(tokenizer.convert_ids_to_tokens(r).isalpha() for r in rare)
+    probes, controls, first, second = recall_probes(batch, rare, seed=0)
+    rows = torch.arange(6)
+    assert ((first >= 1) & (first < 16) & (second >= 16) & (second < 31)).all()
+    assert (probes["input_ids"][rows, first] == torch.tensor(rare)).all()
+    assert (probes["input_ids"][rows, second] == torch.tensor(rare)).all()
+    assert (controls["input_ids"][rows, second] == torch.tensor(rare)).all()
+    assert (controls["input_ids"][rows, first] == batch["input_ids"][rows % 4, first]).all()
+
+
+def test_weights_at_the_second_occurrence_ignore_the_query_itself():
+    w = torch.zeros(1, 1, 2, 4, 4)
+    w[0, 0, 0, 3] = torch.tensor([0.1, 0.3, 0.0, 0.6])  # probe 0: query 3 weights itself most, then key 1
+    w[0, 0, 1, 2] = torch.tensor([0.5, 0.2, 0.3, 0.0])  # probe 1: query 2 weights key 0 most
+    at, recalls = weights_at(w, first=torch.tensor([1, 1]), second=torch.tensor([3, 2]))
+    assert recalls.tolist() == [[[True, False]]]
+    assert torch.equal(at[0, 0, 1], torch.tensor([0.5, 0.2, 0.3, 0.0]))
+
+
+def test_bert_base_layers_map_onto_a_six_layer_model():
+    assert scaled_layers((1,), 6) == [1]
+    assert scaled_layers((3, 4, 5), 6) == [2, 3]
+    assert scaled_layers((6, 7, 8), 6) == [3, 4]
+    assert scaled_layers((9, 10, 11, 12), 6) == [5, 6]
+    assert scaled_layers((3, 4, 5), 12) == [3, 4, 5]
