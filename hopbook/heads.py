@@ -40,15 +40,25 @@ def windows(tokenizer: PreTrainedTokenizerBase, ids: list[int], seq_len: int, n_
 
 
 @torch.no_grad()
-def attention_logits(model: PreTrainedModel, batch: BatchEncoding) -> Tensor:
-    """q K^T / sqrt(d_head) of every head at every query, shape (layers, heads, windows, N, N)."""
-    tokens = batch["attention_mask"].bool()
-    if not tokens.all():
+def attention_logits(model: PreTrainedModel, batch: BatchEncoding, at: Tensor | None = None, chunk: int = 16) -> Tensor:
+    """q K^T / sqrt(d_head) of every head, shape (layers, heads, windows, N, N); with `at` (one position per
+    window), only the logits of the query at that position, shape (layers, heads, windows, N).
+
+    Runs `chunk` windows at a time, so 512-token windows stay within memory.
+    """
+    if not batch["attention_mask"].bool().all():
         raise ValueError("attention_logits expects windows without padding")
-    projected = head_projections(model, batch, tokens)
-    n_windows, n = tokens.shape
-    q, k = (projected[name].unflatten(2, (n_windows, n)) for name in ("query", "key"))
-    return q @ k.mT / math.sqrt(q.shape[-1])
+    parts = []
+    for rows in torch.arange(len(batch["input_ids"])).split(chunk):
+        part = BatchEncoding({name: batch[name][rows] for name in ("input_ids", "attention_mask", "token_type_ids")})
+        tokens = part["attention_mask"].bool()
+        projected = head_projections(model, part, tokens)
+        q, k = (projected[name].unflatten(2, tokens.shape) for name in ("query", "key"))
+        if at is not None:
+            q = q[:, :, torch.arange(len(rows)), at[rows]].unsqueeze(-2)  # the one query of each window
+        logits = q @ k.mT / math.sqrt(q.shape[-1])
+        parts.append(logits if at is None else logits.squeeze(-2))
+    return torch.cat(parts, dim=2)
 
 
 @torch.no_grad()
@@ -89,14 +99,13 @@ def recall_probes(batch: BatchEncoding, rare: list[int], seed: int) -> tuple[Bat
     return encoding(probe), encoding(control), first, second
 
 
-def weights_at(weights: Tensor, first: Tensor, second: Tensor) -> tuple[Tensor, Tensor]:
-    """At each probe's second occurrence: the weights over the keys (layers, heads, probes, N), and whether
-    the first occurrence is the key weighted most among all keys but the query's own position."""
+def recalls_first(weights: Tensor, first: Tensor, second: Tensor) -> Tensor:
+    """Whether, at each probe's second occurrence, the first occurrence is the key weighted most among all keys
+    but the query's own position. weights: the second occurrence's weights, (layers, heads, probes, N)."""
     probes = torch.arange(len(first))
-    at_second = weights[:, :, probes, second]
-    others = at_second.clone()
+    others = weights.clone()
     others[:, :, probes, second] = -1.0
-    return at_second, others.argmax(dim=-1) == first
+    return others.argmax(dim=-1) == first
 
 
 # Ramsauer et al. (Appendix A.5, Fig. A.3) on pretrained bert-base-cased, 12 layers: the class each group of

@@ -112,6 +112,16 @@ def separation(X: Tensor) -> Tensor:
     return self_overlap - others.amax(dim=-1)
 
 
+def retrieval_error(x: Tensor, X: Tensor, i: Tensor, beta: float) -> Tensor:
+    """||update(x) - xi_i|| for states x near memory i (index i per state), shape (n,).
+
+    Written as ||sum_{j != i} p_j (xi_j - xi_i)||, the same number without subtracting xi_i from an update
+    that is almost xi_i, so an error of 1e-30 is computed to relative rounding rather than lost below 1e-16.
+    """
+    p = softmax_weights(x, X, beta).index_put((torch.arange(len(i)), i), torch.zeros((), dtype=x.dtype))
+    return torch.linalg.vector_norm(p @ X - p.sum(dim=-1, keepdim=True) * X[i], dim=-1)
+
+
 def retrieval_error_bound(x: Tensor, fixed: Tensor, X: Tensor, i: Tensor, beta: float) -> Tensor:
     """Ramsauer et al.'s bound (Theorem 5) on the one-step retrieval error ||update(x) - xi_i||:
 

@@ -67,9 +67,9 @@ def corrupt(images: Tensor, kind: str, level: float, gen: torch.Generator) -> Te
 def subset_purity(p: Tensor, k: Tensor, labels: Tensor) -> Tensor:
     """For each state, the share of the k most weighted memories that belong to their most common class."""
     order = p.argsort(dim=-1, descending=True)
-    in_subset = (torch.arange(p.shape[-1]) < k[:, None]).double()
-    counts = torch.zeros(p.shape[0], int(labels.max()) + 1, dtype=torch.float64)
-    counts.scatter_add_(1, labels[order], in_subset)
+    in_subset = (torch.arange(p.shape[-1], device=p.device) < k[:, None]).double()
+    counts = torch.zeros(p.shape[0], int(labels.max()) + 1, dtype=torch.float64, device=p.device)
+    counts.scatter_add_(1, labels.to(p.device)[order], in_subset)
     return counts.amax(dim=1) / k
 
 
@@ -81,8 +81,9 @@ def regime_sweep(X: Tensor, labels: Tensor, queries: Tensor, targets: Tensor, be
     `targets` (indices). Columns: beta, query, spread (the logit spread at the query), k_step (k of the
     weights at the query: one attention step), k (at the fixed point), regime, purity (of the k memories at
     the fixed point), converged, step_correct (the update's nearest memory is the target), nn_correct
-    (the query's nearest memory is the target: 1-nearest-neighbour) and agrees_with_nn.
+    (the query's nearest memory is the target: 1-nearest-neighbour) and agrees_with_nn. Runs on the device of X.
     """
+    queries, targets = queries.to(X.device), targets.to(X.device)
     nearest_to_query = (queries @ X.T).argmax(dim=1)
     rows = []
     for beta in betas:
@@ -91,13 +92,13 @@ def regime_sweep(X: Tensor, labels: Tensor, queries: Tensor, targets: Tensor, be
         fixed, converged = fixed_point(queries, X, beta, tol=tol, max_iter=max_iter)
         p = softmax_weights(fixed, X, beta)
         k = weights_to_cover(p)
-        rows.append(pd.DataFrame({
-            "beta": beta, "query": np.arange(len(queries)),
-            "spread": logit_spread(beta * queries @ X.T).numpy(), "k_step": weights_to_cover(p_step).numpy(),
-            "k": k.numpy(), "regime": regime(k, X.shape[0]), "purity": subset_purity(p, k, labels).numpy(),
-            "converged": converged.numpy(), "step_correct": (step_answer == targets).numpy(),
-            "nn_correct": (nearest_to_query == targets).numpy(), "agrees_with_nn": (step_answer == nearest_to_query).numpy(),
-        }))
+        columns = {
+            "spread": logit_spread(beta * queries @ X.T), "k_step": weights_to_cover(p_step), "k": k,
+            "purity": subset_purity(p, k, labels), "converged": converged, "step_correct": step_answer == targets,
+            "nn_correct": nearest_to_query == targets, "agrees_with_nn": step_answer == nearest_to_query,
+        }
+        frame = pd.DataFrame({name: column.cpu().numpy() for name, column in columns.items()})
+        rows.append(frame.assign(beta=beta, query=np.arange(len(queries)), regime=regime(frame["k"], X.shape[0])))
     return pd.concat(rows, ignore_index=True)
 
 

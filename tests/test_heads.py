@@ -5,7 +5,7 @@ import torch
 
 from hopbook.corpus import hamlet_sentences
 from hopbook.heads import (
-    attention_logits, model_attention, rare_tokens, recall_probes, scaled_layers, text_ids, weights_at, windows,
+    attention_logits, model_attention, rare_tokens, recall_probes, recalls_first, scaled_layers, text_ids, windows,
 )
 from hopbook.transformer import load_pretrained
 
@@ -51,13 +51,18 @@ def test_recall_probes_place_a_rare_word_twice_and_the_control_once(minilm):
     assert (controls["input_ids"][rows, first] == batch["input_ids"][rows % 4, first]).all()
 
 
-def test_weights_at_the_second_occurrence_ignore_the_query_itself():
-    w = torch.zeros(1, 1, 2, 4, 4)
-    w[0, 0, 0, 3] = torch.tensor([0.1, 0.3, 0.0, 0.6])  # probe 0: query 3 weights itself most, then key 1
-    w[0, 0, 1, 2] = torch.tensor([0.5, 0.2, 0.3, 0.0])  # probe 1: query 2 weights key 0 most
-    at, recalls = weights_at(w, first=torch.tensor([1, 1]), second=torch.tensor([3, 2]))
-    assert recalls.tolist() == [[[True, False]]]
-    assert torch.equal(at[0, 0, 1], torch.tensor([0.5, 0.2, 0.3, 0.0]))
+def test_rows_at_one_query_per_window_are_those_rows_of_the_full_logits(minilm):
+    model, tokenizer, ids = minilm
+    batch = windows(tokenizer, ids, 20, 5, seed=2)
+    at = torch.tensor([3, 0, 19, 7, 7])
+    full = attention_logits(model, batch, chunk=2)
+    assert torch.allclose(attention_logits(model, batch, at=at, chunk=3), full[:, :, torch.arange(5), at], atol=1e-6)
+
+
+def test_recall_is_the_first_occurrence_weighted_most_apart_from_the_query_itself():
+    w = torch.tensor([[[[0.1, 0.3, 0.0, 0.6],  # probe 0, query 3: itself most, then key 1
+                        [0.5, 0.2, 0.3, 0.0]]]])  # probe 1, query 2: key 0 most
+    assert recalls_first(w, first=torch.tensor([1, 1]), second=torch.tensor([3, 2])).tolist() == [[[True, False]]]
 
 
 def test_bert_base_layers_map_onto_a_six_layer_model():

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from hopbook.forgetting import cluster_outlier_memories
 from hopbook.hopfield import (
     energy, energy_hessian, fixed_point, hessian_trace, jacobian, multihead_attention_of_update, ramsauer_energy,
-    retrieval_error_bound, separation, update,
+    retrieval_error, retrieval_error_bound, separation, update,
 )
 
 torch.set_default_dtype(torch.float64)
@@ -140,3 +140,13 @@ def test_the_retrieval_error_stays_below_ramsauers_bound():
     assert torch.allclose(exact, torch.tensor([math.sqrt(2) * p2]))
     assert torch.allclose(retrieval_error_bound(X2[at], fixed_point(X2[at], X2, beta)[0], X2, at, beta),
                           2 * torch.exp(torch.tensor(-beta * (1 - 2 * math.sqrt(2) * p2))), rtol=1e-9)
+
+
+def test_the_retrieval_error_is_the_distance_of_the_update_computed_without_cancellation():
+    X, x = memories(6)
+    i = torch.tensor([0, 1, 2, 3, 4])
+    direct = torch.linalg.vector_norm(update(x, X, 0.7) - X[i], dim=-1)
+    assert torch.allclose(retrieval_error(x, X, i, 0.7), direct, rtol=1e-10)
+    X2 = torch.eye(2)  # at x_0 with beta = 60 the error sqrt(2) / (1 + e^60) is far below rounding of the update
+    assert torch.allclose(retrieval_error(X2[:1], X2, torch.tensor([0]), 60.0),
+                          torch.tensor([math.sqrt(2) / (1 + math.exp(60))]), rtol=1e-12)
