@@ -24,6 +24,7 @@ from torch import Tensor
 from hopbook.hopfield import update
 
 BLOCK = 1024  # patterns are drawn in blocks of this many, so the first N never depend on how many are drawn
+CAP = 2**20  # the most patterns a capacity search stores
 
 
 class CapacityCapReached(RuntimeError):
@@ -52,7 +53,8 @@ def modern_step(beta: float) -> Callable[[Tensor, Tensor], Tensor]:
 def dense_step(n: int, chunk: int = 4096) -> Callable[[Tensor, Tensor], Tensor]:
     """One synchronous update of Krotov and Hopfield's dense associative memory with F(x) = x^n.
 
-    Exact in float64 for the sizes used here: every term is an integer below 2^53.
+    Every term is an integer, so the field is exact in float64 while N (d + 1)^n stays below 2^53
+    (for n = 4, d = 64 up to N = 5e8 patterns).
     """
     def step(s: Tensor, X: Tensor) -> Tensor:
         field = torch.zeros_like(s)
@@ -71,11 +73,12 @@ def retrieved(step: Callable[[Tensor, Tensor], Tensor], X: Tensor, n_check: int,
 
 
 def capacity(step: Callable[[Tensor, Tensor], Tensor], d: int, seed: int, n_check: int, tol: float,
-             cap: int = 2**20) -> int:
-    """The largest N such that the network of the first N patterns of the pool (d, seed) retrieves every
-    checked pattern (the first min(N, n_check)) in one step.
+             cap: int = CAP) -> int:
+    """N_max: where the network of the first N patterns of the pool (d, seed) stops retrieving every checked
+    pattern (the first min(N, n_check)) in one step.
 
-    Doubles N until a failure, then bisects between the last success and the failure; raises
+    Doubles N until a failure, then bisects between the last success and that failure, so N_max retrieves
+    and N_max + 1 does not (retrieval need not be monotone in N: a larger N may retrieve again). Raises
     CapacityCapReached when `cap` patterns are all retrieved.
     """
     pool = PatternPool(d, seed)
@@ -95,14 +98,34 @@ def capacity(step: Callable[[Tensor, Tensor], Tensor], d: int, seed: int, n_chec
     return good
 
 
+def modern_rate(beta: float) -> float:
+    """beta - log cosh beta: the growth of log N_max per dimension of the modern network on +-1 patterns.
+
+    One update from pattern i misses it by about sum_{j != i} p_j with p_j ~ exp(beta (x_i^T x_j - d)), and
+    E exp(beta x_i^T x_j) = cosh(beta)^d for independent signs; so log N_max ~ d (beta - log cosh beta) + log tol
+    wherever typical overlaps, not the largest one, dominate the sum (derived for this book).
+    """
+    return beta - math.log(math.cosh(beta))
+
+
+def check_reachable(d: int, beta: float, tol: float, cap: int = CAP) -> None:
+    """Raise ValueError, before any search, if the modern network's estimated N_max in dimension d (see
+    modern_rate) is within a factor 4 of the search's cap."""
+    estimate = math.exp(d * modern_rate(beta)) * tol
+    if 4 * estimate > cap:
+        raise ValueError(f"the modern network at beta = {beta} stores about {estimate:.2g} patterns in dimension {d}, "
+                         f"near the search's cap of {cap}: lower the largest dimension or beta")
+
+
 def krotov_hopfield_no_errors(d: int, n: int) -> float:
     """Krotov and Hopfield's (2016) estimate of the error-free capacity with F(x) = x^n: d^(n-1) / (2 (2n-3)!! ln d)."""
     double_factorial = math.prod(range(2 * n - 3, 0, -2))
     return d ** (n - 1) / (2 * double_factorial * math.log(d))
 
 
-def log_fits(d: Tensor, capacities: Tensor) -> dict[str, float]:
-    """Least squares of log N_max against d (exponential growth) and against log d (a power of d).
+def log_fits(d, capacities) -> dict[str, float]:
+    """Least squares of log N_max against d (exponential growth) and against log d (a power of d), for
+    sequences or arrays of dimensions and capacities.
 
     Returns the slopes (rate per dimension, exponent) and the residual sums of squares of each fit.
     """

@@ -20,6 +20,10 @@ from transformers import BatchEncoding, PreTrainedModel, PreTrainedTokenizerBase
 
 from hopbook.transformer import head_projections
 
+# Ramsauer et al. (Appendix A.5, Fig. A.3) on pretrained bert-base-cased, 12 layers: the class each group of
+# layers shows most, as reported.
+BERT_BASE_REPORT = {"I": (1,), "II": (3, 4, 5), "IV": (6, 7, 8), "III": (9, 10, 11, 12)}
+
 
 def text_ids(tokenizer: PreTrainedTokenizerBase, sentences: list[str]) -> list[int]:
     """The token ids of the sentences one after the other, without special tokens."""
@@ -106,11 +110,6 @@ def recalls_first(weights: Tensor, first: Tensor, second: Tensor) -> Tensor:
     others = weights.clone()
     others[:, :, probes, second] = -1.0
     return others.argmax(dim=-1) == first
-
-
-# Ramsauer et al. (Appendix A.5, Fig. A.3) on pretrained bert-base-cased, 12 layers: the class each group of
-# layers shows most, as reported.
-BERT_BASE_REPORT = {"I": (1,), "II": (3, 4, 5), "IV": (6, 7, 8), "III": (9, 10, 11, 12)}
 
 
 def scaled_layers(bert_layers: tuple[int, ...], n_layers: int, bert_depth: int = 12) -> list[int]:

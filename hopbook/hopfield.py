@@ -30,7 +30,8 @@ def energy(x: Tensor, X: Tensor, beta: float, tile: int | None = None) -> Tensor
 def ramsauer_energy(x: Tensor, X: Tensor, beta: float) -> Tensor:
     """Ramsauer et al.'s energy E(x) = -lse(beta, X x) + x^T x / 2 + beta^{-1} log N + M^2 / 2, M = max_mu ||xi_mu||.
 
-    The constants make it bounded: 0 <= E <= 2 M^2 wherever ||x|| <= M, in particular after one update.
+    The constants make it bounded: E >= 0 everywhere, and E <= 2 M^2 wherever ||x|| <= M, in particular after
+    one update.
     """
     M = torch.linalg.vector_norm(X, dim=-1).amax(dim=-1, keepdim=True)
     return energy(x, X, beta) + math.log(X.shape[-2]) / beta + 0.5 * M**2
@@ -118,8 +119,15 @@ def retrieval_error(x: Tensor, X: Tensor, i: Tensor, beta: float) -> Tensor:
     Written as ||sum_{j != i} p_j (xi_j - xi_i)||, the same number without subtracting xi_i from an update
     that is almost xi_i, so an error of 1e-30 is computed to relative rounding rather than lost below 1e-16.
     """
-    p = softmax_weights(x, X, beta).index_put((torch.arange(len(i)), i), torch.zeros((), dtype=x.dtype))
+    p = softmax_weights(x, X, beta).index_put((torch.arange(len(i), device=x.device), i),
+                                              torch.zeros((), dtype=x.dtype, device=x.device))
     return torch.linalg.vector_norm(p @ X - p.sum(dim=-1, keepdim=True) * X[i], dim=-1)
+
+
+def sphere_radius(X: Tensor, beta: float) -> float:
+    """1 / (beta N M): the radius of the sphere S_i around each well-separated memory in which Theorem 4 puts
+    its fixed point and which one update maps into itself."""
+    return 1 / (beta * X.shape[-2] * torch.linalg.vector_norm(X, dim=-1).max().item())
 
 
 def retrieval_error_bound(x: Tensor, fixed: Tensor, X: Tensor, i: Tensor, beta: float) -> Tensor:

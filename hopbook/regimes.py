@@ -34,10 +34,16 @@ def head_class(kbar: float, n: int) -> str:
     return "I" if kbar > n / 2 else "II" if kbar > n / 8 else "III" if kbar > n / 32 else "IV"
 
 
-def regime(k: Tensor, n: int) -> np.ndarray:
-    """The kind of fixed point each k describes: global (k > N/2), single (k = 1) or metastable."""
+def regime(k, n: int) -> np.ndarray:
+    """The kind of fixed point each k (a tensor, array or number) describes: global (k > N/2), single (k = 1) or
+    metastable."""
     k = np.asarray(k)
     return np.where(k > n / 2, "global", np.where(k == 1, "single", "metastable"))
+
+
+def median(values: Tensor) -> Tensor:
+    """The median over the last dimension, the mean of the two middle values for an even count (as numpy's)."""
+    return values.double().quantile(0.5, dim=-1)
 
 
 def logit_spread(logits: Tensor) -> Tensor:
@@ -71,6 +77,12 @@ def subset_purity(p: Tensor, k: Tensor, labels: Tensor) -> Tensor:
     counts = torch.zeros(p.shape[0], int(labels.max()) + 1, dtype=torch.float64, device=p.device)
     counts.scatter_add_(1, labels.to(p.device)[order], in_subset)
     return counts.amax(dim=1) / k
+
+
+def random_subset_purity(k: Tensor, labels: Tensor, gen: torch.Generator) -> Tensor:
+    """The purity of a random subset of k memories, one draw per entry of k: what subset_purity gives by chance."""
+    shuffled = torch.rand(len(k), len(labels), generator=gen, dtype=torch.float64)  # a random order per draw
+    return subset_purity(shuffled, k, labels)
 
 
 def regime_sweep(X: Tensor, labels: Tensor, queries: Tensor, targets: Tensor, betas: list[float],

@@ -74,7 +74,8 @@ DICTATED = {
     "hopfield-attention": {
         "fail": set(),
         "hold": {"identity-sdpa", "identity-multihead", "thm-1-descent", "energy-bounds",  # exact, float64
-                 "thm-5-retrieval-bound"},  # an inequality, on patterns checked to be well separated
+                 "thm-4-one-step",  # the default patterns are separated by a wide margin
+                 "thm-5-retrieval-bound"},  # an inequality that holds for any state
     },
     "head-diagnostics": {"fail": set(), "hold": {"real-head-update"}},  # the model's attention is the update
 }
@@ -197,3 +198,18 @@ def test_committed_gpu_runs_are_shown_with_their_claims(smoke_book):
         assert f"Run {name} of" in scorecard
     for notebook in (REPO / "runs" / "gpu").glob("*/*.ipynb"):
         assert (smoke_book / "_build" / "html" / "book" / "gpu" / f"{notebook.parent.name}.html").exists()
+
+
+def test_hopfield_chapters_prose_carries_the_measured_numbers_and_the_answer(smoke_book):
+    measured = {c["id"]: c["measured"] for c in results_of(smoke_book, "hopfield-attention")["claims"]}
+    text = page_text(smoke_book / "_build" / "html" / "book" / "chapters" / "hopfield-attention.html")
+    separated = measured["thm-4-one-step"]
+    assert f"{separated['n_separated']} of the {separated['n_patterns']} patterns are well separated" in text
+    assert f"agrees with 1-nearest-neighbour for a share {measured['beta-nearest-neighbour']['agreement_at_min']:.2f}" in text
+    results = results_of(smoke_book, "head-diagnostics")
+    measured = {c["id"]: c["measured"] for c in results["claims"]}
+    text = page_text(smoke_book / "_build" / "html" / "book" / "chapters" / "head-diagnostics.html")
+    assert f"The first layer has {measured['class-i-first-layer']['n_class_i']} heads of class I" in text
+    assert results["recorded"]["answer"] in text
+    kbar = results["recorded"]["kbar"]
+    assert len(kbar) == results["recorded"]["n_layers"] and all(len(row) == results["recorded"]["n_heads"] for row in kbar)

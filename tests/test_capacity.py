@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from hopbook.capacity import (
-    CapacityCapReached, PatternPool, capacity, dense_step, krotov_hopfield_no_errors, log_fits, modern_step, retrieved,
+    CapacityCapReached, PatternPool, capacity, check_reachable, dense_step, krotov_hopfield_no_errors, log_fits, modern_rate,
+    modern_step, retrieved,
 )
 
 
@@ -53,3 +54,23 @@ def test_krotov_hopfield_estimate_and_log_fits():
     assert power["slope_power"] == pytest.approx(2) and power["rss_power"] < 1e-20 < power["rss_exponential"]
     exponential = log_fits(d, torch.exp(0.3 * d))
     assert exponential["slope_exponential"] == pytest.approx(0.3) and exponential["rss_exponential"] < 1e-20
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_the_dense_update_sets_each_bit_to_the_lower_energy_of_its_two_values(n):
+    """Krotov and Hopfield's rule, against brute force on E(s) = -sum_mu (xi_mu . s)^n with many patterns."""
+    X, states = PatternPool(9, 4).first(12), PatternPool(9, 5).first(6)
+    energy = lambda s: -((s @ X.T) ** n).sum(-1)
+    expected = torch.empty_like(states)
+    for i in range(9):
+        up, down = states.clone(), states.clone()
+        up[:, i], down[:, i] = 1.0, -1.0
+        expected[:, i] = torch.where(energy(up) <= energy(down), 1.0, -1.0)
+    assert torch.equal(dense_step(n)(states, X), expected)
+
+
+def test_the_modern_rate_and_the_reachability_check():
+    assert modern_rate(0.25) == pytest.approx(0.25 - math.log(math.cosh(0.25)))
+    check_reachable(48, 0.25, 0.1)  # about 3,600 patterns
+    with pytest.raises(ValueError, match="lower the largest dimension or beta"):
+        check_reachable(96, 0.25, 0.1)

@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from hopbook.forgetting import cluster_outlier_memories
 from hopbook.hopfield import (
     energy, energy_hessian, fixed_point, hessian_trace, jacobian, multihead_attention_of_update, ramsauer_energy,
-    retrieval_error, retrieval_error_bound, separation, update,
+    retrieval_error, retrieval_error_bound, separation, sphere_radius, update,
 )
 
 torch.set_default_dtype(torch.float64)
@@ -150,3 +151,17 @@ def test_the_retrieval_error_is_the_distance_of_the_update_computed_without_canc
     X2 = torch.eye(2)  # at x_0 with beta = 60 the error sqrt(2) / (1 + e^60) is far below rounding of the update
     assert torch.allclose(retrieval_error(X2[:1], X2, torch.tensor([0]), 60.0),
                           torch.tensor([math.sqrt(2) / (1 + math.exp(60))]), rtol=1e-12)
+
+
+def test_a_well_separated_pattern_keeps_its_fixed_point_and_its_sphere():
+    """Theorem 4: separation puts the fixed point in S_i, radius 1/(beta N M), and one update maps S_i into S_i."""
+    X = torch.eye(4) * 2.0  # Delta_i = 4, M = 2
+    beta = 5.0
+    radius = sphere_radius(X, beta)
+    assert radius == pytest.approx(1 / (5 * 4 * 2))
+    assert 4.0 >= 2 / (beta * 4) + math.log(2 * 3 * 4 * beta * 4) / beta  # the separation condition holds
+    fixed, _ = fixed_point(X, X, beta)
+    assert (torch.linalg.vector_norm(fixed - X, dim=-1) <= radius).all()
+    direction = torch.randn(4, 4, generator=torch.Generator().manual_seed(0))
+    xi = X + radius * direction / torch.linalg.vector_norm(direction, dim=-1, keepdim=True)
+    assert (torch.linalg.vector_norm(update(xi, X, beta) - X, dim=-1) <= radius).all()

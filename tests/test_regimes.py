@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from hopbook.regimes import corrupt, head_class, regime, regime_sweep, step_map, subset_purity, weights_to_cover
+from hopbook.regimes import (
+    corrupt, head_class, median, random_subset_purity, regime, regime_sweep, step_map, subset_purity, weights_to_cover,
+)
 
 
 def test_k_counts_the_fewest_weights_reaching_ninety_per_cent():
@@ -62,3 +64,15 @@ def test_the_step_map_runs_from_the_average_to_one_pattern_as_the_logits_spread(
     curve = step_map(X, queries, [1e-3, 1e3])
     assert curve["spread"].is_monotonic_increasing
     assert curve["k_share"].tolist() == [1.0, 1 / 8]  # 90 % needs all 8 weights when uniform, one when sharp
+
+
+def test_random_subsets_are_as_pure_as_chance():
+    labels = torch.arange(1000) % 4
+    purity = random_subset_purity(torch.full((2000,), 1000), labels, torch.Generator().manual_seed(0))
+    assert torch.allclose(purity, torch.full((2000,), 0.25, dtype=torch.float64))  # all 1,000: the class shares
+    single = random_subset_purity(torch.ones(50, dtype=torch.long), labels, torch.Generator().manual_seed(0))
+    assert (single == 1).all()
+
+
+def test_the_median_averages_the_two_middle_values():
+    assert median(torch.tensor([[4.0, 1.0, 5.0, 3.0], [1.0, 2.0, 3.0, 9.0]])).tolist() == [3.5, 2.5]
