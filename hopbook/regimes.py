@@ -6,7 +6,7 @@ pattern when k = 1, and a metastable state (an average over a subset of k memori
 An attention head is classed by k_bar, the median k over its queries: I k_bar > N/2, II N/8 < k_bar <= N/2,
 III N/32 < k_bar <= N/8, IV k_bar <= N/32.
 
-Memories here are images flattened, centred on the data's mean pixel and scaled to unit norm, so
+Memories here are images flattened, centred on the data's mean image and scaled to unit norm, so
 beta x_mu^T xi is beta times a cosine; queries are stored images with part of them masked or noised.
 """
 
@@ -49,7 +49,7 @@ def median(values: Tensor) -> Tensor:
 def logit_spread(logits: Tensor) -> Tensor:
     """The standard deviation of the logits over the memories (last dimension): an effective inverse
     temperature. For a Hopfield network with unit memories the logits are beta x_mu^T xi, so this is beta
-    times the spread of the cosines; the regime a state falls in depends on beta only through it."""
+    times the spread of the cosines: a number that heads and Hopfield networks of any memories share."""
     return logits.std(dim=-1)
 
 
@@ -117,7 +117,7 @@ def regime_sweep(X: Tensor, labels: Tensor, queries: Tensor, targets: Tensor, be
 def step_map(X: Tensor, queries: Tensor, betas: list[float]) -> pd.DataFrame:
     """Per beta, the median logit spread of one update at the queries and the median k / N of its weights:
     where a state of a given effective inverse temperature falls on the regime map."""
-    rows = [{"beta": beta, "spread": logit_spread(beta * queries @ X.T).median().item(),
-             "k_share": weights_to_cover(softmax_weights(queries, X, beta)).double().median().item() / X.shape[0]}
+    rows = [{"beta": beta, "spread": median(logit_spread(beta * queries @ X.T)).item(),
+             "k_share": median(weights_to_cover(softmax_weights(queries, X, beta))).item() / X.shape[0]}
             for beta in betas]
     return pd.DataFrame(rows)
