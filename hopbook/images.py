@@ -97,3 +97,18 @@ def tasks(name: str, scenario: str, angle: float = 45.0, root: Path = DATA) -> t
     task1 = images[first]
     task2 = images[second] if scenario == "class" else rotate(task1, angle)
     return task1, task2
+
+
+def binarised(name: str, root: Path = DATA) -> tuple[Tensor, Tensor]:
+    """A dataset's images as +-1 patterns, ink +1 and background -1, shape (n, pixels), and their labels.
+
+    digits are scikit-learn's own 8x8 scans (64 pixels, values 0-16, ink above 8), not upsampled; mnist is
+    28x28 (784 pixels, ink above half intensity).
+    """
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        return torch.where(torch.tensor(digits.images).flatten(1) > 8, 1.0, -1.0).double(), torch.tensor(digits.target)
+    pixels, labels = load(name, root)
+    return torch.where(pixels.flatten(1) > 0, 1.0, -1.0).double(), labels

@@ -78,6 +78,7 @@ DICTATED = {
                  "thm-5-retrieval-bound"},  # an inequality that holds for any state
     },
     "head-diagnostics": {"fail": set(), "hold": {"real-head-update"}},  # the model's attention is the update
+    "classical-capacity": {"fail": set(), "hold": {"pinv-fixed-points"}},  # a projection fixes what it projects onto
 }
 
 
