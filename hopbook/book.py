@@ -1,8 +1,10 @@
-"""The book: bring every chapter's run up to date, stage the pages, build with Jupyter Book 1.
+"""The book: bring every chapter's run and sweep up to date, stage the pages, build with Jupyter Book 1.
 
-Runs live in runs/PROFILE/SLUG/ (SLUG.ipynb and results.json). `build` reruns only what is stale,
-copies the executed notebooks to book/chapters/, writes book/scorecard.md from their results and
-builds the HTML with execution off and warnings as errors.
+Runs live in runs/PROFILE/SLUG/ (SLUG.ipynb and results.json), the sweeps a chapter declares in
+runs/sweeps/SLUG/NAME/. `build` reruns only what is stale, copies the executed notebooks to
+book/chapters/ (their parameters shown once, compactly), and writes from the results the scorecard,
+the robustness maps of the sweeps and the page of the committed GPU runs, each marked stale when
+the code that made it has changed; then it builds the HTML with execution off and warnings as errors.
 """
 
 import json
@@ -11,21 +13,32 @@ import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import yaml
 
-from hopbook.chapters import Chapter, ChapterError, discover
+from hopbook import sweep
+from hopbook.chapters import Chapter, ChapterError, ParameterError, discover
 from hopbook.claims import format_measured, verdict_label
-from hopbook.runner import RESULTS_FILE, is_up_to_date, read_results, run_chapter
+from hopbook.rules import names_in
+from hopbook.runner import RESULTS_FILE, is_up_to_date, label, read_results, run_chapter, staleness
 
 CHAPTER_PAGES = "book/chapters"
 SCORECARD_PAGE = "book/scorecard.md"
 GPU_RUNS = "runs/gpu"  # runs made on a lent GPU, committed: RUN/results.json, RUN/SLUG.ipynb for a page
 GPU_PAGES = "book/gpu"
+GPU_PAGE = "book/gpu.md"
+SWEEPS_PAGE = "book/robustness.md"
+MAP_IMAGES = "book/robustness"
 
 
 def runs_dir(root: Path, profile: str) -> Path:
     """Where runs of a profile live."""
     return root / "runs" / profile
+
+
+def sweeps_dir(root: Path) -> Path:
+    """Where sweeps live: SLUG/NAME/ for those the chapters declare."""
+    return root / "runs" / "sweeps"
 
 
 def toc_chapters(root: Path, chapters: dict[str, Chapter]) -> list[Chapter]:
@@ -43,11 +56,24 @@ def toc_chapters(root: Path, chapters: dict[str, Chapter]) -> list[Chapter]:
     return [chapters[slug] for slug in slugs]
 
 
-def bring_up_to_date(root: Path, profile: str, log=print) -> list[dict]:
-    """Run every chapter of the profile that has no up-to-date run; return all their results."""
+def bring_up_to_date(root: Path, profile: str, overrides: dict | None = None, log=print) -> list[dict]:
+    """Run every chapter of the profile that has no up-to-date run; return all their results.
+
+    overrides set a parameter in every chapter that declares it (such as device); each must be
+    declared by some chapter, and every chapter's parameters are checked before anything runs.
+    """
+    chapters = toc_chapters(root, discover(root))
+    overrides = overrides or {}
+    unknown = [name for name in overrides if not any(name in c.params for c in chapters)]
+    if unknown:
+        raise ParameterError(f"no chapter has a parameter {', '.join(map(repr, unknown))}")
+    planned = []
+    for chapter in chapters:
+        params = chapter.resolve(profile, {k: v for k, v in overrides.items() if k in chapter.params})
+        chapter.check_requirements(params)
+        planned.append((chapter, params))
     results = []
-    for chapter in toc_chapters(root, discover(root)):
-        params = chapter.resolve(profile)
+    for chapter, params in planned:
         out = runs_dir(root, profile) / chapter.slug
         if is_up_to_date(chapter, params, out):
             log(f"{chapter.slug}: up to date ({out})")
@@ -56,6 +82,21 @@ def bring_up_to_date(root: Path, profile: str, log=print) -> list[dict]:
             log(f"{chapter.slug}: running the {profile} profile")
             results.append(run_chapter(chapter, params, profile, out))
     return results
+
+
+def bring_sweeps_up_to_date(root: Path, log=print) -> list[dict]:
+    """Run the stale points of every sweep the chapters declare; return each sweep's chapter, name,
+    profile, grid and table."""
+    done = []
+    for chapter in toc_chapters(root, discover(root)):
+        for name, spec in chapter.sweeps.items():
+            profile = spec.get("profile", "default")
+            out = sweeps_dir(root) / chapter.slug / name
+            log(f"{chapter.slug}: sweep {name} ({profile} profile)")
+            table = sweep.sweep(chapter, profile, spec["grid"], out)
+            done.append({"chapter": chapter, "name": name, "profile": profile, "grid": spec["grid"],
+                         "table": table, "maps": out / sweep.MAPS})
+    return done
 
 
 def latest_results(root: Path, profile: str | None = None) -> list[dict]:
@@ -70,18 +111,37 @@ def latest_results(root: Path, profile: str | None = None) -> list[dict]:
 
 
 def scorecard_table(results: dict) -> str:
-    """One chapter's claims as a Markdown table: claim, paper, ours, verdict, criterion."""
+    """One chapter's claims in full, as a Markdown table: claim, paper, ours, verdict, criterion."""
     lines = ["| claim | paper | ours | verdict | criterion |", "|---|---|---|---|---|"]
     for c in results["claims"]:
         cells = [
             f"**{c['id']}**: {c['statement']}",
             f"{c['source']}: {c['paper']}",
             format_measured(c["measured"]),
-            ("✅ " if c["holds"] else "❌ ") + verdict_label(c["holds"]),
+            verdict_label(c["holds"]),
             f"`{c['criterion']}`",
         ]
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
+        lines.append(_row(cells))
     return "\n".join(lines)
+
+
+def scorecard_lines(results: dict) -> str:
+    """One chapter's claims a line each: id, verdict, the paper's statement and our deciding values
+    (those the criterion reads), both cut short."""
+    lines = ["| claim | verdict | paper | ours |", "|---|---|---|---|"]
+    for c in results["claims"]:
+        deciding = {k: v for k, v in c["measured"].items() if k in names_in(c["criterion"])}
+        cells = [f"`{c['id']}`", verdict_label(c["holds"]), _cut(c["paper"]), _cut(format_measured(deciding))]
+        lines.append(_row(cells))
+    return "\n".join(lines)
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in cells) + " |"
+
+
+def _cut(text: str, width: int = 60) -> str:
+    return text if len(text) <= width else text[: width - 3].rstrip() + "..."
 
 
 def gpu_results(root: Path) -> dict[str, dict]:
@@ -89,49 +149,165 @@ def gpu_results(root: Path) -> dict[str, dict]:
     return {p.parent.name: json.loads(p.read_text()) for p in sorted((root / GPU_RUNS).glob(f"*/{RESULTS_FILE}"))}
 
 
-def scorecard_markdown(all_results: list[dict], gpu_runs: dict[str, dict]) -> str:
-    """The scorecard page: every claim of every chapter, with the parameters of its run, then the
-    claims of the committed GPU runs."""
+def _summary(r: dict) -> str:
+    held = sum(c["holds"] for c in r["claims"])
+    return f"{held} of {len(r['claims'])} claims hold"
+
+
+def scorecard_markdown(all_results: list[dict], gpu_runs: dict[str, dict], chapters: dict[str, Chapter]) -> str:
+    """The scorecard page: a line per claim of every chapter, the full criteria, measurements and
+    parameters a click away; then the claims of the committed GPU runs, stale ones marked."""
     parts = [
         "# Scorecard\n",
         "Every claim the book tests, as measured in the runs this book was built from. The verdict is",
-        "the chapter's declared criterion evaluated on the measured values. This page is generated by",
-        "`hopbook build`; `hopbook scorecard` prints the same table.\n",
+        "the chapter's declared criterion evaluated on the measured values; *ours* shows the values the",
+        "criterion reads. This page is generated by `hopbook build`; `hopbook scorecard` prints the full tables.\n",
     ]
-    headed = [(f"{{doc}}`{r['title']} <chapters/{r['chapter']}>`", r) for r in all_results]
-    headed += [(f"Run `{name}` of {{doc}}`{r['title']} <chapters/{r['chapter']}>` on a GPU (committed, see {{doc}}`gpu`)", r)
-               for name, r in gpu_runs.items()]
-    for heading, r in headed:
+    headed = [(f"{{doc}}`{r['title']} <chapters/{r['chapter']}>`", r, None) for r in all_results]
+    headed += [(f"Run `{name}` of {{doc}}`{r['title']} <chapters/{r['chapter']}>` on a GPU", r,
+                staleness(r, chapters.get(r["chapter"]))) for name, r in gpu_runs.items()]
+    for heading, r, stale in headed:
         params = ", ".join(f"`{k}={v}`" for k, v in r["params"].items())
+        mark = f" **Stale**: {stale}; see {{doc}}`gpu`." if stale else ""
         parts += [
             f"## {heading}\n",
-            f"Profile `{r['profile']}` on {r['device']}, {r['elapsed_s']:.0f} s, finished {r['finished']}."
-            f" Parameters: {params}.\n",
+            f"{label(r, chapters.get(r['chapter'])).capitalize()} on {r['device']}, {r['elapsed_s']:.0f} s:"
+            f" {_summary(r)}.{mark}\n",
+            scorecard_lines(r) + "\n",
+            ":::{dropdown} Statements, criteria, measurements and parameters\n",
             scorecard_table(r) + "\n",
+            f"Parameters: {params}. Finished {r['finished']}.",
+            ":::\n",
         ]
     return "\n".join(parts)
 
 
-def stage(root: Path, all_results: list[dict]) -> None:
-    """Copy the executed notebooks of these runs to book/chapters/, those of the committed GPU runs
-    to book/gpu/RUN.ipynb, and write the scorecard page."""
-    for folder in (CHAPTER_PAGES, GPU_PAGES):
+def parameters_markdown(results: dict, chapter: Chapter | None) -> str:
+    """The parameters of a run in one paragraph, in bold with the default beside those that differ
+    from the chapter's defaults."""
+    shown = []
+    for name, value in results["params"].items():
+        param = chapter.params.get(name) if chapter else None
+        if param is None or param.default == value:
+            shown.append(f"`{name}` = {value!r}")
+        else:
+            shown.append(f"**`{name}` = {value!r}** (default {param.default!r})")
+    return (f"**Parameters of this run** ({label(results, chapter)}; `hopbook list` explains each): "
+            + ", ".join(shown) + ".")
+
+
+def page(notebook: Path, results: dict, chapter: Chapter | None, banner: str = "") -> nbformat.NotebookNode:
+    """An executed notebook as the book shows it: the declared parameters cell and the one papermill
+    injected hidden, one compact paragraph of the run's parameters in their place, and an optional
+    banner under the title. The notebook keeps both cells, so a downloaded copy reruns as it ran."""
+    nb = nbformat.read(notebook, as_version=4)
+    position = None
+    for index, cell in enumerate(nb.cells):
+        tags = cell.metadata.setdefault("tags", [])
+        if {"parameters", "injected-parameters"} & set(tags):
+            tags.append("remove-cell")
+            position = index if position is None else position
+    if position is not None:
+        nb.cells.insert(position, nbformat.v4.new_markdown_cell(parameters_markdown(results, chapter)))
+    if banner:
+        titled = bool(nb.cells) and nb.cells[0].cell_type == "markdown" and nb.cells[0].source.startswith("# ")
+        nb.cells.insert(1 if titled else 0, nbformat.v4.new_markdown_cell(banner))
+    return nb
+
+
+def gpu_markdown(gpu_runs: dict[str, dict], chapters: dict[str, Chapter], notebooks: set[str], benchmarks: list[Path]) -> str:
+    """The page of the committed GPU runs: for each, how it was made (profile, overrides, device,
+    commit, command), whether today's code still matches it, its verdicts and its notebook."""
+    parts = [
+        "# Runs on a GPU\n",
+        "Some chapters are meant for a GPU at the papers' scale (their `paper` profile). Runs made on one are",
+        "committed under `runs/gpu/RUN/` and shown here as they came back; `hopbook build` does not re-execute",
+        "them, but compares the code each recorded with today's and marks it **stale** when they differ.",
+        "`.ci/gpu` makes such runs on any machine with an NVIDIA GPU. This page is generated from the runs.\n",
+    ]
+    for name, r in gpu_runs.items():
+        chapter = chapters.get(r["chapter"])
+        stale = staleness(r, chapter)
+        made = f"commit `{r['commit'][:12]}`" if r.get("commit") else "no recorded commit"
+        command = f"`{r['command']}`" if r.get("command") else "not recorded"
+        page_link = f" Its notebook: {{doc}}`gpu/{name}`." if name in notebooks else ""
+        parts += [
+            f"## `{name}`: {r['title']}\n",
+            f"- **{label(r, chapter).capitalize()}**, on {r['device']}, {r['elapsed_s']:.0f} s, finished {r['finished']}",
+            f"- made by {made}, command {command}",
+            f"- {'**Stale**: ' + stale if stale else 'Current: the code it ran is the code of this book'}",
+            f"- {_summary(r)}; claims on the {{doc}}`scorecard`.{page_link}\n",
+        ]
+    for path in benchmarks:
+        parts += [f"## Benchmark `{path.name}`\n", f"```{{literalinclude}} ../{GPU_RUNS}/{path.name}", ":language: text", "```\n"]
+    return "\n".join(parts)
+
+
+def _stale_banner(name: str, r: dict, chapter: Chapter | None) -> str:
+    stale = staleness(r, chapter)
+    kind, says = ("warning", f"Stale: {stale}.") if stale else ("note", "Current: the code it ran is the code of this book.")
+    return f":::{{{kind}}}\nRun `{name}` on {r['device']}, {label(r, chapter)}. {says}\n:::"
+
+
+def sweeps_markdown(sweeps: list[dict]) -> str:
+    """The robustness page: for each declared sweep, its grid and a map per claim."""
+    parts = [
+        "# Where the verdicts hold\n",
+        "A verdict holds at the parameters of its run. Each chapter below declares a sweep in its front matter:",
+        "`hopbook build` runs the chapter at every point of a grid (an ordinary run each, cached like any run, on",
+        "Dask), and each map shows, per claim, whether it holds at each point. `hopbook sweep SLUG -p NAME v1,v2,...`",
+        "draws such maps over any grid.\n",
+    ]
+    for s in sweeps:
+        chapter, table = s["chapter"], s["table"]
+        points = table.drop_duplicates("run")
+        grid = "; ".join(f"`{k}` in {', '.join(map(str, v))}" for k, v in s["grid"].items())
+        failed = points[points["verdict"] == "error"]
+        parts += [
+            f"## {{doc}}`{chapter.title} <chapters/{chapter.slug}>`: sweep `{s['name']}`\n",
+            f"Profile `{s['profile']}`, the other parameters at its values; {grid}: {len(points)} points,"
+            f" {len(failed)} failed.\n",
+        ]
+        parts += [f"- point `{Path(run).name}` failed: {error}" for run, error in zip(failed["run"], failed["error"])]
+        for claim, statement in table.dropna(subset="claim").drop_duplicates("claim")[["claim", "statement"]].values:
+            parts.append(f"```{{figure}} robustness/{chapter.slug}/{s['name']}/{claim}.png\n:alt: where {claim} holds\n\n"
+                         f"`{claim}`: {statement}\n```\n")
+    return "\n".join(parts)
+
+
+def stage(root: Path, all_results: list[dict], sweeps: list[dict]) -> None:
+    """Stage the pages: the chapters' executed notebooks in book/chapters/, those of the committed GPU
+    runs in book/gpu/RUN.ipynb and their page book/gpu.md, the robustness maps and their page, the
+    scorecard."""
+    for folder in (CHAPTER_PAGES, GPU_PAGES, MAP_IMAGES):
         shutil.rmtree(root / folder, ignore_errors=True)
         (root / folder).mkdir(parents=True)
+    chapters = discover(root)
     for r in all_results:
         run = runs_dir(root, r["profile"]) / r["chapter"]
-        shutil.copy2(run / f"{r['chapter']}.ipynb", root / CHAPTER_PAGES / f"{r['chapter']}.ipynb")
+        nb = page(run / f"{r['chapter']}.ipynb", r, chapters[r["chapter"]])
+        nbformat.write(nb, root / CHAPTER_PAGES / f"{r['chapter']}.ipynb")
     gpu_runs = gpu_results(root)
+    notebooks = set()
     for name, r in gpu_runs.items():
         notebook = root / GPU_RUNS / name / f"{r['chapter']}.ipynb"
         if notebook.exists():
-            shutil.copy2(notebook, root / GPU_PAGES / f"{name}.ipynb")
-    (root / SCORECARD_PAGE).write_text(scorecard_markdown(all_results, gpu_runs))
+            chapter = chapters.get(r["chapter"])
+            nbformat.write(page(notebook, r, chapter, _stale_banner(name, r, chapter)), root / GPU_PAGES / f"{name}.ipynb")
+            notebooks.add(name)
+    benchmarks = sorted((root / GPU_RUNS).glob("*.txt"))
+    (root / GPU_PAGE).write_text(gpu_markdown(gpu_runs, chapters, notebooks, benchmarks))
+    for s in sweeps:
+        shutil.copytree(s["maps"], root / MAP_IMAGES / s["chapter"].slug / s["name"])
+    (root / SWEEPS_PAGE).write_text(sweeps_markdown(sweeps))
+    (root / SCORECARD_PAGE).write_text(scorecard_markdown(all_results, gpu_runs, chapters))
 
 
-def build(root: Path, profile: str = "default", log=print) -> Path:
-    """Bring the profile's runs up to date and build the HTML book; return its folder."""
-    stage(root, bring_up_to_date(root, profile, log))
+def build(root: Path, profile: str = "default", overrides: dict | None = None, log=print) -> Path:
+    """Bring the profile's runs (with overrides, see bring_up_to_date) and the declared sweeps up to
+    date and build the HTML book; return its folder."""
+    results = bring_up_to_date(root, profile, overrides, log)
+    stage(root, results, bring_sweeps_up_to_date(root, log))
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     subprocess.run(
         [str(jupyter_book), "build", str(root), "--all", "--warningiserror", "--keep-going", "--quiet"],

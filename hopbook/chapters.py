@@ -15,18 +15,20 @@ ranges or choices, and the profiles:
       profiles:
         smoke: {d: 6}                    # seconds: what the tests run
         paper: {d: 64}                   # the papers' own scale
+      sweeps:                            # grids the book maps the verdicts over (hopbook.sweep)
+        d-p: {profile: smoke, grid: {d: [4, 8], p: [8, 16]}}
     # `default` is the parameters cell itself: what the book shows.
 
 Two chapters about one system share its parameters: the second says `shares: FIRST` instead of
 declaring ranges, choices, constraints, requires and profiles, and its parameters cell must be the
-first chapter's, line for line, so the two cannot drift apart.
+first chapter's, line for line, so the two cannot drift apart. Sweeps are each chapter's own.
 """
 
 import ast
 import difflib
 import importlib
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import jupytext
@@ -110,6 +112,7 @@ class Chapter:
     profiles: dict[str, dict]
     constraints: tuple[str, ...] = ()
     requires: tuple[tuple[str, str], ...] = ()
+    sweeps: dict[str, dict] = field(default_factory=dict)  # NAME: {profile: P, grid: {PARAM: [values]}}
 
     def resolve(self, profile: str = "default", overrides: dict[str, object] | None = None) -> dict:
         """The full, checked parameter set of a run: defaults, then the profile, then overrides.
@@ -157,7 +160,7 @@ def load_chapter(source: Path) -> Chapter:
         raise ChapterError(f"{source}: no `hopbook: title:` in the notebook metadata")
     cell = _parameters_cell(nb, source)
     if "shares" in meta:
-        return _sharing(source, meta, cell)
+        return _with_sweeps(_sharing(source, meta, cell), meta.get("sweeps", {}))
     translator = papermill_translators.find_translator(nb.metadata.kernelspec.name, "python")
     ranges, choices = meta.get("ranges", {}), meta.get("choices", {})
     declared = translator.inspect(cell)
@@ -194,7 +197,19 @@ def load_chapter(source: Path) -> Chapter:
             chapter.resolve(profile)
         except ParameterError as err:
             raise ChapterError(f"{source}: profile {profile!r}: {err}") from None
-    return chapter
+    return _with_sweeps(chapter, meta.get("sweeps", {}))
+
+
+def _with_sweeps(chapter: Chapter, sweeps: dict) -> Chapter:
+    """The chapter with its declared sweeps, each a profile and a grid over its parameters."""
+    for name, spec in sweeps.items():
+        grid = spec.get("grid") if isinstance(spec, dict) else None
+        if not isinstance(grid, dict) or set(spec) - {"profile", "grid"} or spec.get("profile", "default") not in PROFILES:
+            raise ChapterError(f"{chapter.source}: sweep {name!r} needs `grid: {{PARAM: [values]}}` and an optional profile")
+        unknown = set(grid) - set(chapter.params)
+        if unknown:
+            raise ChapterError(f"{chapter.source}: sweep {name!r} names unknown parameters {sorted(unknown)}")
+    return replace(chapter, sweeps=sweeps)
 
 
 def _parameters_cell(nb: nbformat.NotebookNode, source: Path) -> nbformat.NotebookNode:

@@ -1,4 +1,5 @@
-"""The `hopbook` command: list chapters, run one, build the book, print the scorecard, fetch data."""
+"""The `hopbook` command: list chapters, run one, sweep one over a grid, build the book, print the
+scorecard, fetch data."""
 
 import argparse
 import signal
@@ -10,8 +11,9 @@ from papermill.exceptions import PapermillExecutionError
 
 from hopbook import book
 from hopbook.prose import UnrecordedCitation
-from hopbook.chapters import PROFILES, ChapterError, ParameterError, discover
+from hopbook.chapters import PROFILES, Chapter, ChapterError, ParameterError, discover
 from hopbook.runner import run_chapter
+from hopbook.sweep import MAPS, TABLE, sweep
 
 
 def find_root(start: Path) -> Path:
@@ -34,15 +36,24 @@ def cmd_list(root: Path, args: argparse.Namespace) -> None:
             print(f"  profile {profile}: {shown}")
 
 
-def cmd_run(root: Path, args: argparse.Namespace) -> None:
+def chapter_named(root: Path, slug: str) -> Chapter:
     chapters = discover(root)
-    if args.slug not in chapters:
-        raise ParameterError(f"unknown chapter {args.slug!r}; chapters: {', '.join(chapters)}")
-    chapter = chapters[args.slug]
-    overrides = dict(args.param)
-    if len(overrides) != len(args.param):
+    if slug not in chapters:
+        raise ParameterError(f"unknown chapter {slug!r}; chapters: {', '.join(chapters)}")
+    return chapters[slug]
+
+
+def given_once(pairs: list[list[str]]) -> dict[str, str]:
+    """The -p NAME VALUE pairs as a dictionary; a name given twice is an error."""
+    given = dict(pairs)
+    if len(given) != len(pairs):
         raise ParameterError("a parameter is given twice")
-    params = chapter.resolve(args.profile, overrides)
+    return given
+
+
+def cmd_run(root: Path, args: argparse.Namespace) -> None:
+    chapter = chapter_named(root, args.slug)
+    params = chapter.resolve(args.profile, given_once(args.param))
     out = args.out or book.runs_dir(root, args.profile) / chapter.slug
     results = run_chapter(chapter, params, args.profile, out)
     held = sum(c["holds"] for c in results["claims"])
@@ -50,8 +61,20 @@ def cmd_run(root: Path, args: argparse.Namespace) -> None:
     print(f"wrote {out / (chapter.slug + '.ipynb')} and {out / 'results.json'}")
 
 
+def cmd_sweep(root: Path, args: argparse.Namespace) -> None:
+    chapter = chapter_named(root, args.slug)
+    axes = {name: values.split(",") for name, values in given_once(args.param).items()}
+    out = args.out or book.sweeps_dir(root) / chapter.slug / "-".join([args.profile, *axes])
+    table = sweep(chapter, args.profile, axes, out, args.scheduler, args.workers)
+    points = table.drop_duplicates("run")
+    print(f"{chapter.slug}: {len(points)} points, {(points['verdict'] == 'error').sum()} failed")
+    for claim, rows in table.dropna(subset="claim").groupby("claim", sort=False):
+        print(f"  {claim}: holds at {(rows['verdict'] == 'holds').sum()} of {len(points)} points")
+    print(f"wrote {out / TABLE} and the maps in {out / MAPS}")
+
+
 def cmd_build(root: Path, args: argparse.Namespace) -> None:
-    html = book.build(root, args.profile)
+    html = book.build(root, args.profile, given_once(args.param))
     print(f"book built: {html / 'index.html'}")
 
 
@@ -85,8 +108,19 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="output folder (default: runs/PROFILE/SLUG)")
     run.set_defaults(func=cmd_run)
 
+    grid = sub.add_parser("sweep", help="run one chapter over a grid of parameters on Dask; map where each claim holds")
+    grid.add_argument("slug")
+    grid.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "V1,V2,..."))
+    grid.add_argument("--profile", choices=PROFILES, default="default")
+    grid.add_argument("--out", type=Path, help="output folder (default: runs/sweeps/SLUG/PROFILE-NAMES)")
+    grid.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler (default: a local cluster)")
+    grid.add_argument("--workers", type=int, default=2, help="workers of the local cluster (default: 2)")
+    grid.set_defaults(func=cmd_sweep)
+
     build = sub.add_parser("build", help="run what is stale, then build the HTML book")
     build.add_argument("--profile", choices=PROFILES, default="default")
+    build.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                       help="set a parameter in every chapter that declares it (e.g. -p device cuda)")
     build.set_defaults(func=cmd_build)
 
     score = sub.add_parser("scorecard", help="every claim from the latest results")

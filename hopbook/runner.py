@@ -5,13 +5,19 @@ then results.json, into place only when every cell has run, every claim has a ve
 prose cites only recorded values. So results.json marks a finished run: a failed or killed run
 leaves none behind. The kernel learns its chapter, profile, device and parameters from the
 environment variable hopbook.claims.RUN_ENVIRONMENT.
+
+A run records the code it executed, file by file (`code_record`), the command that made it and
+the parameters it changed from its profile, so a run kept elsewhere (a GPU's, committed) can be
+checked against the code of today (`staleness`) and labelled truthfully (`label`).
 """
 
 import json
 import os
 import platform
+import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -34,15 +40,50 @@ _RECORDED_VERSIONS = (
 )
 
 
+def code_record(chapter: Chapter) -> dict[str, str]:
+    """The code a run of chapter executes, as a hash per file: its source (notebooks/SLUG.md) and the
+    hopbook modules it imports, directly or through one another (docstrings and comments aside)."""
+    return {f"notebooks/{chapter.source.name}": fp.fingerprint(text=chapter.source.read_text()),
+            **fp.code(fp.imported(chapter.code()))}
+
+
 def run_key(chapter: Chapter, params: dict) -> str:
-    """Hash of what a run's results depend on: its parameters, the chapter source, the code of the
-    hopbook modules it imports (docstrings and comments aside), the text shipped in data/ and the
-    versions of the libraries it runs on."""
+    """Hash of what a run's results depend on: its parameters, its code (code_record), the text
+    shipped in data/ and the versions of the libraries it runs on."""
     return fp.fingerprint(
-        params=params, source=chapter.source.read_text(), code=fp.code(fp.imported(chapter.code())),
-        data=corpus.shipped(),
+        params=params, code=code_record(chapter), data=corpus.shipped(),
         versions={name: metadata.version(name) for name in _RECORDED_VERSIONS if name != "hopbook"},  # its code counts instead
     )
+
+
+def staleness(results: dict, chapter: Chapter | None) -> str | None:
+    """Why a kept run no longer matches today's code, or None if it does: the files whose code
+    changed since it ran (edited, added or removed), or what is missing to compare."""
+    if chapter is None:
+        return f"its chapter {results['chapter']!r} is gone"
+    if "code" not in results:
+        return "it recorded no code to compare with"
+    now, then = code_record(chapter), results["code"]
+    changed = sorted(name for name in now.keys() | then.keys() if now.get(name) != then.get(name))
+    return "code changed since it ran: " + ", ".join(changed) if changed else None
+
+
+def overrides(chapter: Chapter | None, profile: str, params: dict) -> dict:
+    """The parameters of a run that differ from its profile's values (all of them if the chapter is gone)."""
+    if chapter is None:
+        return dict(params)
+    declared = {name: p.default for name, p in chapter.params.items()} | chapter.profiles.get(profile, {})
+    return {name: value for name, value in params.items() if name not in declared or declared[name] != value}
+
+
+def label(results: dict, chapter: Chapter | None) -> str:
+    """How a run was made, truthfully: its profile and the parameters it overrode (as recorded, or
+    for a run that recorded none, against the chapter's declaration today)."""
+    changed = results.get("overrides", None)
+    if changed is None:
+        changed = overrides(chapter, results["profile"], results["params"])
+    return f"profile {results['profile']}" + (
+        " with " + ", ".join(f"{name}={value}" for name, value in changed.items()) if changed else "")
 
 
 def git_state(folder: Path) -> dict:
@@ -68,8 +109,12 @@ def is_up_to_date(chapter: Chapter, params: dict, out: Path) -> bool:
     return bool(results) and notebook.exists() and results["fingerprint"] == run_key(chapter, params)
 
 
-def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path) -> dict:
+def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path, command: str | None = None,
+                progress: bool = True) -> dict:
     """Execute a chapter with checked parameters (see Chapter.resolve); return its results.
+
+    command is the command line the results record (default: this process's); progress shows
+    papermill's bar of cells.
 
     Writes out/SLUG.ipynb and out/results.json. Raises papermill's PapermillExecutionError if a
     cell fails, ChapterError if the chapter saved no claims; then neither file is left in out.
@@ -80,6 +125,8 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path) -> dict
     device = params.get("device", "cpu")
     # what runs is what the key and the commit describe, whatever is edited while it runs
     notebook, key, commit = chapter.notebook(), run_key(chapter, params), git_state(chapter.source.parent)
+    code = code_record(chapter)
+    command = command or shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])
     out.mkdir(parents=True, exist_ok=True)
     (out / RESULTS_FILE).unlink(missing_ok=True)  # results first: they mark a finished run
     (out / f"{chapter.slug}.ipynb").unlink(missing_ok=True)
@@ -92,7 +139,7 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path) -> dict
         with _environment(RUN_ENVIRONMENT, json.dumps(asdict(Run(chapter.slug, profile, device, params)))):
             papermill.execute_notebook(
                 notebook, executed, parameters=params, cwd=staging,
-                kernel_name="python3", progress_bar=True,
+                kernel_name="python3", progress_bar=progress,
             )
         elapsed = time.perf_counter() - start
         if not (staging / CLAIMS_FILE).exists():
@@ -104,6 +151,8 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path) -> dict
             "title": chapter.title,
             "profile": profile,
             "params": params,
+            "overrides": overrides(chapter, profile, params),
+            "command": command,
             "claims": recorded["claims"],
             "recorded": recorded["recorded"],
             "device": devices.describe(device),
@@ -113,6 +162,7 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path) -> dict
             "python": platform.python_version(),
             "platform": platform.platform(),
             "fingerprint": key,
+            "code": code,
             **commit,
         }
         (staging / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n")

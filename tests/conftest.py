@@ -16,7 +16,8 @@ def hopbook(*args: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([*HOPBOOK, *args], capture_output=True, text=True, **kwargs)
 
 
-def write_chapter(root: Path, slug: str, body: str, meta: str = "profiles: {smoke: {}}") -> Path:
+def write_chapter(root: Path, slug: str, body: str, meta: str = "profiles: {smoke: {}}",
+                  params: str = "seed: int = 0  # random seed") -> Path:
     """A minimal chapter source: front matter, a parameters cell, then `body` as one code cell."""
     (root / "notebooks").mkdir(parents=True, exist_ok=True)
     (root / "_toc.yml").write_text(
@@ -27,7 +28,7 @@ def write_chapter(root: Path, slug: str, body: str, meta: str = "profiles: {smok
     source.write_text(
         "---\nkernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n"
         f"hopbook:\n  title: {slug}\n{meta}\n---\n\n# {slug}\n\n"
-        "```{code-cell} ipython3\n:tags: [parameters]\n\nseed: int = 0  # random seed\n```\n\n"
+        f"```{{code-cell}} ipython3\n:tags: [parameters]\n\n{params}\n```\n\n"
         f"```{{code-cell}} ipython3\n{textwrap.dedent(body).strip()}\n```\n"
     )
     return source

@@ -5,12 +5,13 @@ import json
 import re
 import shutil
 
+import pandas as pd
 import pytest
 
 from conftest import REPO, hopbook
 from hopbook.chapters import discover, load_chapter
 from hopbook.rules import evaluate
-from hopbook.runner import is_up_to_date
+from hopbook.runner import is_up_to_date, label, staleness
 
 CHAPTERS = sorted(discover(REPO))
 
@@ -28,9 +29,11 @@ def page_text(path):
 def test_each_chapter_records_every_claim_with_a_computed_verdict(smoke_book, slug):
     results = results_of(smoke_book, slug)
     assert {"chapter", "params", "profile", "claims", "recorded", "versions", "device", "elapsed_s", "commit",
-            "dirty"} <= results.keys()
+            "dirty", "command", "overrides", "code"} <= results.keys()
     assert results["chapter"] == slug and results["profile"] == "smoke"  # told by the runner, not typed in the chapter
-    assert results["params"] == discover(REPO)[slug].resolve("smoke")
+    assert results["params"] == discover(REPO)[slug].resolve("smoke") and results["overrides"] == {}
+    assert results["command"].startswith("hopbook --root ") and results["command"].endswith("build --profile smoke")
+    assert f"notebooks/{slug}.md" in results["code"] and "hopbook.claims" in results["code"]
     assert {"torch", "numpy", "papermill", "hopbook"} <= results["versions"].keys()
     assert results["claims"], "a chapter with no claims"
     ids = [c["id"] for c in results["claims"]]
@@ -103,7 +106,16 @@ def test_the_book_shows_each_chapter_with_figures_glued_numbers_and_a_download(s
     assert len(re.findall(r"<img [^>]*src=\"[^\"]*_images/", source)) >= 2
     assert "_sources/book/chapters/" + slug + ".ipynb" in source  # the download button
     assert (smoke_book / "_build" / "html" / "_sources" / "book" / "chapters" / f"{slug}.ipynb").exists()
-    assert "injected-parameters" in source  # the parameters of this run stay visible
+    # the parameters of this run are shown once, in one paragraph, those the profile changed marked with the default
+    text, chapter = page_text(page), discover(REPO)[slug]
+    assert text.count("Parameters of this run") == 1 and "injected-parameters" not in source
+    assert "# Parameters" not in text and "# parameters" not in text  # papermill's injected cell is hidden
+    for name, value in chapter.resolve("smoke").items():
+        default = chapter.params[name].default
+        shown = f"{name} = {value!r}" + (f" (default {default!r})" if value != default else "")
+        assert shown in text, shown
+    assert re.search(r"^\w+: (int|float|str|bool) = ", "\n".join(c.source for c in chapter.notebook().cells), re.M)
+    assert not re.search(r"\b\w+: (int|float|str|bool) = ", text)  # the declared cell is hidden
 
 
 def test_linear_attention_prose_carries_the_measured_numbers(smoke_book):
@@ -130,17 +142,20 @@ def test_relational_disruption_prose_carries_the_measured_numbers(smoke_book):
     assert "10 of 12 claims hold in this run" in text
 
 
-def test_the_scorecard_lists_every_claim_with_its_verdict_and_parameters(smoke_book):
+def test_the_scorecard_lists_every_claim_on_one_line_with_the_rest_a_click_away(smoke_book):
+    source = (smoke_book / "_build" / "html" / "book" / "scorecard.html").read_text()
     text = page_text(smoke_book / "_build" / "html" / "book" / "scorecard.html")
     for slug in CHAPTERS:
         results = results_of(smoke_book, slug)
-        assert results["title"] in text
-        assert "Profile smoke" in text
+        held = sum(c["holds"] for c in results["claims"])
+        assert f"Profile smoke on cpu, {results['elapsed_s']:.0f} s: {held} of {len(results['claims'])} claims hold" in text
         for name, value in results["params"].items():
             assert f"{name}={value}" in text
         for claim in results["claims"]:
             verdict = "holds" if claim["holds"] else "does not hold"
-            assert re.search(re.escape(claim["id"]) + r" ?:.*?" + re.escape(verdict), text), claim["id"]
+            assert re.search(re.escape(claim["id"]) + " " + re.escape(verdict) + " ", text), claim["id"]  # the line
+            assert claim["criterion"] in html.unescape(source)  # in the dropdown
+    assert source.count("<details") >= len(CHAPTERS)
 
 
 def test_a_run_is_up_to_date_only_for_the_same_parameters_and_source(smoke_book, tmp_path):
@@ -192,13 +207,64 @@ def test_diffusion_prose_carries_the_measured_numbers_and_says_what_was_not_run(
     assert "latent-energy-forgetting" not in measured  # no claim is recorded for what did not run
 
 
-def test_committed_gpu_runs_are_shown_with_their_claims(smoke_book):
-    runs = sorted(p.parent.name for p in (REPO / "runs" / "gpu").glob("*/results.json"))
+def test_committed_gpu_runs_are_shown_labelled_truthfully_and_stale_ones_marked(smoke_book):
+    runs = {p.parent.name: json.loads(p.read_text()) for p in (REPO / "runs" / "gpu").glob("*/results.json")}
     scorecard = page_text(smoke_book / "_build" / "html" / "book" / "scorecard.html")
-    for name in runs:
-        assert f"Run {name} of" in scorecard
+    gpu = page_text(smoke_book / "_build" / "html" / "book" / "gpu.html")
+    chapters = discover(REPO)
+    for name, r in runs.items():
+        chapter = chapters[r["chapter"]]
+        stale = staleness(r, chapter)
+        assert f"Run {name} of" in scorecard and name in gpu
+        assert label(r, chapter).capitalize() in gpu
+        assert ("Stale: " + stale if stale else "Current: the code it ran") in gpu
+        if stale:
+            assert f"Run {name} of" in scorecard.split("Stale: " + stale)[0]  # marked on the scorecard too
+        held = sum(c["holds"] for c in r["claims"])
+        assert f"{held} of {len(r['claims'])} claims hold" in gpu
+    # the run labelled `paper` ran the digits and a smaller model: its overrides say so
+    assert label(runs["diffusion-forgetting-h100"], chapters["diffusion-forgetting"]).startswith(
+        "profile paper with dataset=digits, width=64")
     for notebook in (REPO / "runs" / "gpu").glob("*/*.ipynb"):
-        assert (smoke_book / "_build" / "html" / "book" / "gpu" / f"{notebook.parent.name}.html").exists()
+        shown = smoke_book / "_build" / "html" / "book" / "gpu" / f"{notebook.parent.name}.html"
+        assert shown.exists()
+        stale = staleness(runs[notebook.parent.name], chapters[runs[notebook.parent.name]["chapter"]])
+        assert ("Stale: " + stale) in page_text(shown) if stale else "Current:" in page_text(shown)
+
+
+def test_a_run_is_stale_when_the_code_it_ran_changes(smoke_book, tmp_path):
+    results = results_of(smoke_book, "linear-attention")
+    chapter = discover(smoke_book)["linear-attention"]
+    assert staleness(results, chapter) is None
+    edited = tmp_path / "linear-attention.md"
+    shutil.copy2(chapter.source, edited)
+    edited.write_text(edited.read_text() + "\nOne more sentence.\n")
+    assert staleness(results, load_chapter(edited)) == "code changed since it ran: notebooks/linear-attention.md"
+    older = {**results, "code": {**results["code"], "hopbook.gram": "0" * 64}}
+    assert staleness(older, chapter) == "code changed since it ran: hopbook.gram"
+    assert staleness({k: v for k, v in results.items() if k != "code"}, chapter) == "it recorded no code to compare with"
+
+
+def test_the_book_maps_where_each_claim_holds_over_each_declared_sweep(smoke_book):
+    page = smoke_book / "_build" / "html" / "book" / "robustness.html"
+    text, source = page_text(page), page.read_text()
+    swept = {slug: c.sweeps for slug, c in discover(REPO).items() if c.sweeps}
+    assert {"linear-attention", "relational-disruption", "rank-collapse", "intrinsic-forgetting", "replay-ordering",
+            "hopfield-attention"} <= set(swept)  # every theorem chapter
+    for slug, sweeps in swept.items():
+        for name, spec in sweeps.items():
+            table = pd.read_csv(smoke_book / "runs" / "sweeps" / slug / name / "sweep.csv")
+            n_points = 1
+            for values in spec["grid"].values():
+                n_points *= len(values)
+            assert table["run"].nunique() == n_points
+            assert f"sweep {name}" in text and f"{n_points} points" in text
+            for claim in table["claim"].dropna().unique():
+                assert f"robustness/{slug}/{name}/{claim}.png" in source
+                assert (page.parent / "robustness" / slug / name / f"{claim}.png").exists() or \
+                    f"_images/{claim}.png" in source or claim in source
+    table = pd.read_csv(smoke_book / "runs" / "sweeps" / "intrinsic-forgetting" / "cosine-beta" / "sweep.csv")
+    assert sorted(table["cosine"].unique()) == [0, 0.35, 0.7] and sorted(table["beta"].unique()) == [2, 8, 32]
 
 
 def test_hopfield_chapters_prose_carries_the_measured_numbers_and_the_answer(smoke_book):

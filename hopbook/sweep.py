@@ -1,0 +1,165 @@
+"""Sweeps: a chapter run over a grid of parameters, and where each of its claims holds.
+
+A sweep is the product of the values given for some parameters, every other parameter at its
+profile's value. Each point is an ordinary run (hopbook.runner) in its own folder, skipped when it
+is up to date; the points that need running run on Dask distributed, a local cluster unless an
+address names one. A point that fails is recorded with its error and the others go on. The
+verdicts land in one table, a row per point and claim, and a robustness map per claim: whether it
+holds at each point, as a heat map over the first two parameters, one panel per value of the rest.
+
+Dask rather than Ray: a run is one independent task of a few seconds to minutes, which is what
+`Client.submit` does; dask.distributed installs from PyPI as pure Python, runs the same code on a
+laptop's LocalCluster or on a cluster named by its scheduler address, and needs no daemon.
+"""
+
+import itertools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # maps are written to files, wherever the sweep runs
+import matplotlib.pyplot as plt
+import pandas as pd
+from tqdm.auto import tqdm
+
+from hopbook.chapters import Chapter, ParameterError
+from hopbook.runner import is_up_to_date, read_results, run_chapter
+
+TABLE = "sweep.csv"
+MAPS = "maps"
+POINTS = "points"
+_VERDICTS = {True: "holds", False: "fails", None: "error"}
+_COLOURS = {"holds": "#4c9f70", "fails": "#c8553d", "error": "#bbbbbb"}
+
+
+@dataclass(frozen=True)
+class Point:
+    """One run of a sweep: the swept values, the checked parameters and its folder."""
+
+    values: dict
+    params: dict
+    out: Path
+
+
+def grid(chapter: Chapter, profile: str, axes: dict[str, list], out: Path) -> list[Point]:
+    """Every point of the grid, its parameters resolved and checked, and its data, weights and
+    device required, before anything runs (a bad value raises ParameterError naming the point)."""
+    if not axes:
+        raise ParameterError("a sweep needs at least one parameter with values (-p NAME v1,v2,...)")
+    for name, values in axes.items():
+        if not values or len(set(map(str, values))) != len(values):
+            raise ParameterError(f"sweep values of {name!r} must be given and distinct; got {values!r}")
+    points = []
+    for combination in itertools.product(*axes.values()):
+        values = dict(zip(axes, combination))
+        try:
+            params = chapter.resolve(profile, values)
+        except ParameterError as err:
+            raise ParameterError(f"sweep point {_name(values)}: {err}") from None
+        values = {name: params[name] for name in axes}  # as checked: 0 and 0.0 are one point
+        points.append(Point(values, params, out / POINTS / _name(values)))
+    for params in {repr(p.params): p.params for p in points}.values():
+        chapter.check_requirements(params)
+    return points
+
+
+def sweep(chapter: Chapter, profile: str, axes: dict[str, list], out: Path, scheduler: str | None = None,
+          workers: int = 2, command: str | None = None) -> pd.DataFrame:
+    """Run a chapter over the grid (see `grid`), skipping up-to-date points; write out/sweep.csv and a
+    map per claim in out/maps/, and return the table."""
+    if workers < 1:
+        raise ParameterError(f"a sweep needs at least one worker; got {workers}")
+    points = grid(chapter, profile, axes, out)
+    todo = [p for p in points if not is_up_to_date(chapter, p.params, p.out)]
+    errors = _run(chapter, profile, todo, scheduler, workers, command) if todo else {}
+    table = _table(points, errors)
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / TABLE, index=False)
+    draw_maps(table, list(axes), out / MAPS)
+    return table
+
+
+def _run(chapter: Chapter, profile: str, points: list[Point], scheduler: str | None, workers: int,
+         command: str | None) -> dict[Path, str]:
+    """Run the points on Dask; return the error of each point that failed, by its folder."""
+    from dask.distributed import Client, as_completed
+
+    client = Client(scheduler) if scheduler else Client(
+        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    with client:
+        futures = {client.submit(_run_point, chapter, p.params, profile, p.out, command, pure=False): p
+                   for p in points}
+        done = tqdm(as_completed(futures), total=len(futures), desc=f"{chapter.slug} sweep", unit="point")
+        errors = {futures[future].out: future.result() for future in done}
+    return {out: error for out, error in errors.items() if error}
+
+
+def _run_point(chapter: Chapter, params: dict, profile: str, out: Path, command: str | None) -> str:
+    """Run one point on a worker; return the error it failed with, or an empty string."""
+    try:
+        run_chapter(chapter, params, profile, out, command, progress=False)
+    except Exception as err:  # a failed point is recorded and the sweep goes on
+        # papermill's error names the cell's exception; its full traceback stays in the worker's log
+        return f"{getattr(err, 'ename', type(err).__name__)}: {getattr(err, 'evalue', err)}"
+    return ""
+
+
+def _table(points: list[Point], errors: dict[Path, str]) -> pd.DataFrame:
+    """A row per point and claim: the swept values, the claim and its statement, its verdict (holds,
+    fails, or error for a point that failed, with its message) and the point's folder."""
+    rows = []
+    for p in points:
+        results = None if p.out in errors else read_results(p.out)
+        claims = results["claims"] if results else [{"id": None, "statement": None, "holds": None}]
+        for claim in claims:
+            rows.append({**p.values, "claim": claim["id"], "statement": claim["statement"],
+                         "verdict": _VERDICTS[claim["holds"]],
+                         "error": errors.get(p.out, ""), "run": str(p.out)})
+    return pd.DataFrame(rows)
+
+
+def draw_maps(table: pd.DataFrame, axes: list[str], folder: Path) -> list[Path]:
+    """A robustness map per claim, folder/CLAIM.png: its verdict over the first two swept parameters
+    (one row if only one is swept), a panel per value of the others. A point that failed shows as
+    error in every claim's map."""
+    folder.mkdir(parents=True, exist_ok=True)
+    claims = [c for c in table["claim"].dropna().unique()]
+    failed = table[table["claim"].isna()]
+    x, y, facets = axes[0], (axes[1] if len(axes) > 1 else None), axes[2:]
+    written = []
+    for claim in claims:
+        rows = pd.concat([table[table["claim"] == claim], failed])
+        panels = list(rows.groupby(facets, sort=False)) if facets else [((), rows)]
+        fig, axs = plt.subplots(1, len(panels), figsize=(0.6 + (0.9 + 0.8 * table[x].nunique()) * len(panels), 2.6),
+                                squeeze=False)
+        for ax, (key, panel) in zip(axs[0], panels):
+            _panel(ax, panel, x, y)
+            key = key if isinstance(key, tuple) else (key,)
+            ax.set_title(", ".join(f"{n}={v}" for n, v in zip(facets, key)), fontsize=8)
+        fig.suptitle(claim, fontsize=10)
+        fig.tight_layout()
+        path = folder / f"{claim}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def _panel(ax, panel: pd.DataFrame, x: str, y: str | None) -> None:
+    """One heat map of verdicts: a coloured, labelled cell per point."""
+    xs = list(dict.fromkeys(panel[x]))
+    ys = list(dict.fromkeys(panel[y])) if y else [""]
+    for _, row in panel.iterrows():
+        i, j = xs.index(row[x]), ys.index(row[y]) if y else 0
+        ax.add_patch(plt.Rectangle((i, j), 1, 1, color=_COLOURS[row["verdict"]]))
+        ax.text(i + 0.5, j + 0.5, row["verdict"], ha="center", va="center", fontsize=7)
+    ax.set(xlim=(0, len(xs)), ylim=(0, len(ys)), xlabel=x, ylabel=y or "")
+    ax.set_xticks([i + 0.5 for i in range(len(xs))], [str(v) for v in xs], fontsize=7)
+    ax.set_yticks([j + 0.5 for j in range(len(ys))], [str(v) for v in ys], fontsize=7)
+
+
+def _name(values: dict) -> str:
+    """A point's folder name: NAME=VALUE joined by commas, safe as a path."""
+    return re.sub(r"[^\w.=,+-]", "_", ",".join(f"{k}={v}" for k, v in values.items()))

@@ -1,0 +1,76 @@
+"""`hopbook sweep`: a grid checked before anything runs, points run on a local Dask cluster and cached,
+a failed point recorded while the others go on, one table and a robustness map per claim."""
+
+import json
+
+import pandas as pd
+
+from conftest import hopbook, write_chapter
+from hopbook.chapters import load_chapter
+from hopbook.sweep import grid
+
+BODY = """
+from hopbook.claims import Claims
+claims = Claims()
+claims.declare("small", statement="size is small", source="test", paper="size < 3", criterion="size < 3")
+claims.declare("even", statement="seed is even", source="test", paper="-", criterion="seed % 2 == 0")
+if seed == 2:
+    raise RuntimeError("point two breaks")
+claims.measure("small", size=size)
+claims.measure("even", seed=seed)
+claims.conclude()
+"""
+PARAMS = "seed: int = 0  # random seed\nsize: int = 2  # a size"
+META = "ranges: {size: [1, 10]}\nprofiles: {smoke: {}}"
+
+
+def test_a_sweep_runs_every_point_records_failures_and_maps_each_claim(tmp_path):
+    write_chapter(tmp_path, "toy", BODY, META, PARAMS)
+    out = tmp_path / "sweep"
+    done = hopbook("--root", str(tmp_path), "sweep", "toy", "-p", "seed", "0,1,2", "-p", "size", "2,4",
+                   "--profile", "smoke", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert "toy: 6 points, 2 failed" in done.stdout
+    assert "small: holds at 2 of 6 points" in done.stdout and "even: holds at 2 of 6 points" in done.stdout
+    table = pd.read_csv(out / "sweep.csv", keep_default_na=False)
+    verdicts = {(r.seed, r.size, r.claim): r.verdict for r in table.itertuples()}
+    assert verdicts[(0, 2, "small")] == "holds" and verdicts[(1, 4, "small")] == "fails"
+    assert verdicts[(1, 2, "even")] == "fails" and verdicts[(0, 4, "even")] == "holds"
+    failed = table[table["seed"] == 2]
+    assert len(failed) == 2 and set(failed["verdict"]) == {"error"}
+    assert set(failed["error"]) == {"RuntimeError: point two breaks"}
+    assert sorted(p.name for p in (out / "maps").iterdir()) == ["even.png", "small.png"]
+    point = out / "points" / "seed=0,size=2"
+    assert json.loads((point / "results.json").read_text())["params"] == {"seed": 0, "size": 2}
+    assert not list((out / "points" / "seed=2,size=2").glob("results.json"))  # a failed run leaves no results
+
+    finished = (point / "results.json").stat().st_mtime_ns
+    again = hopbook("--root", str(tmp_path), "sweep", "toy", "-p", "seed", "0,1,2", "-p", "size", "2,4",
+                    "--profile", "smoke", "--out", str(out))
+    assert again.returncode == 0, again.stderr
+    assert (point / "results.json").stat().st_mtime_ns == finished  # up to date: skipped, not rerun
+    assert "toy: 6 points, 2 failed" in again.stdout  # the failed points were tried again, and failed again
+
+
+def test_a_bad_point_is_refused_before_anything_runs(tmp_path):
+    write_chapter(tmp_path, "toy", BODY, META, PARAMS)
+    out = tmp_path / "sweep"
+    for args, message in [
+        (["-p", "size", "2,11"], "hopbook: sweep point size=11: parameter 'size' must lie in [1, 10]; got 11"),
+        (["-p", "size", "2,x"], "hopbook: sweep point size=x: parameter 'size' expects int, got 'x'"),
+        (["-p", "sise", "2"], "hopbook: sweep point sise=2: chapter 'toy' has no parameter 'sise'"),
+        (["-p", "size", "2,2"], "hopbook: sweep values of 'size' must be given and distinct"),
+        ([], "hopbook: a sweep needs at least one parameter"),
+        (["-p", "size", "2", "--workers", "0"], "hopbook: a sweep needs at least one worker; got 0"),
+    ]:
+        done = hopbook("--root", str(tmp_path), "sweep", "toy", *args, "--out", str(out))
+        assert done.returncode == 1 and message in done.stderr, (args, done.stderr)
+        assert not out.exists()
+
+
+def test_grid_points_are_named_by_their_checked_values(tmp_path):
+    chapter = load_chapter(write_chapter(tmp_path, "toy", BODY, META, PARAMS))
+    points = grid(chapter, "smoke", {"size": ["3", 5]}, tmp_path)
+    assert [p.values for p in points] == [{"size": 3}, {"size": 5}]
+    assert [p.params for p in points] == [{"seed": 0, "size": 3}, {"seed": 0, "size": 5}]
+    assert [p.out.name for p in points] == ["size=3", "size=5"]
