@@ -189,9 +189,9 @@ def parameters_markdown(results: dict, chapter: Chapter | None) -> str:
     for name, value in results["params"].items():
         param = chapter.params.get(name) if chapter else None
         if param is None or param.default == value:
-            shown.append(f"`{name}` = {value!r}")
+            shown.append(f"`{name} = {value!r}`")
         else:
-            shown.append(f"**`{name}` = {value!r}** (default {param.default!r})")
+            shown.append(f"**`{name} = {value!r}`** (default `{param.default!r}`)")
     return (f"**Parameters of this run** ({label(results, chapter)}; `hopbook list` explains each): "
             + ", ".join(shown) + ".")
 
@@ -228,13 +228,13 @@ def gpu_markdown(gpu_runs: dict[str, dict], chapters: dict[str, Chapter], notebo
     for name, r in gpu_runs.items():
         chapter = chapters.get(r["chapter"])
         stale = staleness(r, chapter)
-        made = f"commit `{r['commit'][:12]}`" if r.get("commit") else "no recorded commit"
+        commit = f"`{r['commit'][:12]}`" if r.get("commit") else "not recorded"
         command = f"`{r['command']}`" if r.get("command") else "not recorded"
         page_link = f" Its notebook: {{doc}}`gpu/{name}`." if name in notebooks else ""
         parts += [
             f"## `{name}`: {r['title']}\n",
             f"- **{label(r, chapter).capitalize()}**, on {r['device']}, {r['elapsed_s']:.0f} s, finished {r['finished']}",
-            f"- made by {made}, command {command}",
+            f"- commit {commit}; command {command}",
             f"- {'**Stale**: ' + stale if stale else 'Current: the code it ran is the code of this book'}",
             f"- {_summary(r)}; claims on the {{doc}}`scorecard`.{page_link}\n",
         ]
