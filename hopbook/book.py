@@ -84,19 +84,24 @@ def bring_up_to_date(root: Path, profile: str, overrides: dict | None = None, lo
     return results
 
 
-def bring_sweeps_up_to_date(root: Path, log=print) -> list[dict]:
-    """Run the stale points of every sweep the chapters declare; return each sweep's chapter, name,
-    profile, grid and table."""
-    done = []
+def declared_sweeps(root: Path) -> list[dict]:
+    """The sweeps the chapters declare, each with its chapter, name, profile and grid, every point
+    checked (see hopbook.sweep.grid): a bad one raises ParameterError before anything runs."""
+    declared = []
     for chapter in toc_chapters(root, discover(root)):
         for name, spec in chapter.sweeps.items():
-            profile = spec.get("profile", "default")
             out = sweeps_dir(root) / chapter.slug / name
-            log(f"{chapter.slug}: sweep {name} ({profile} profile)")
-            table = sweep.sweep(chapter, profile, spec["grid"], out)
-            done.append({"chapter": chapter, "name": name, "profile": profile, "grid": spec["grid"],
-                         "table": table, "maps": out / sweep.MAPS})
-    return done
+            profile = spec.get("profile", "default")
+            sweep.grid(chapter, profile, spec["grid"], out)
+            declared.append({"chapter": chapter, "name": name, "profile": profile, "grid": spec["grid"], "out": out})
+    return declared
+
+
+def bring_sweep_up_to_date(declared: dict, log=print) -> dict:
+    """Run the stale points of a declared sweep; return it with its table and the folder of its maps."""
+    log(f"{declared['chapter'].slug}: sweep {declared['name']} ({declared['profile']} profile)")
+    table = sweep.sweep(declared["chapter"], declared["profile"], declared["grid"], declared["out"])
+    return {**declared, "table": table, "maps": declared["out"] / sweep.MAPS}
 
 
 def latest_results(root: Path, profile: str | None = None) -> list[dict]:
@@ -306,8 +311,9 @@ def stage(root: Path, all_results: list[dict], sweeps: list[dict]) -> None:
 def build(root: Path, profile: str = "default", overrides: dict | None = None, log=print) -> Path:
     """Bring the profile's runs (with overrides, see bring_up_to_date) and the declared sweeps up to
     date and build the HTML book; return its folder."""
+    sweeps = declared_sweeps(root)
     results = bring_up_to_date(root, profile, overrides, log)
-    stage(root, results, bring_sweeps_up_to_date(root, log))
+    stage(root, results, [bring_sweep_up_to_date(s, log) for s in sweeps])
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     subprocess.run(
         [str(jupyter_book), "build", str(root), "--all", "--warningiserror", "--keep-going", "--quiet"],

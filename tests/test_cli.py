@@ -145,3 +145,19 @@ def test_a_terminated_run_cleans_up_and_a_killed_one_leaves_no_results(tmp_path)
     done = hopbook("--root", str(tmp_path), "run", "slow", "--out", str(out))  # a rerun clears the debris
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out.iterdir()) == ["results.json", "slow.ipynb"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-p", "devise", "cuda"], "hopbook: no chapter has a parameter 'devise'"),
+        (["-p", "device", "tpu"], "parameter 'device' must be one of cpu, cuda; got 'tpu'"),
+        pytest.param(["-p", "device", "cuda"], "parameter 'device': device 'cuda' was asked for, but torch sees no GPU",
+                     marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")),
+    ],
+)
+def test_a_build_with_parameters_is_checked_for_every_chapter_before_any_compute(tmp_path, args, message):
+    start = time.monotonic()
+    done = hopbook("--root", str(REPO), "build", "--profile", "smoke", *args, cwd=tmp_path)
+    assert done.returncode == 1 and message in done.stderr, done.stderr
+    assert time.monotonic() - start < 60  # refused at start-up, not after a chapter ran
