@@ -270,7 +270,7 @@ def sweeps_markdown(sweeps: list[dict]) -> str:
         failed = points[points["verdict"] == "error"]
         parts += [
             f"## {{doc}}`{chapter.title} <chapters/{chapter.slug}>`: sweep `{s['name']}`\n",
-            f"Profile `{s['profile']}`, the other parameters at its values; {grid}: {len(points)} points,"
+            f"Profile `{s['profile']}`, the other parameters at the profile's values; {grid}: {len(points)} points,"
             f" {len(failed)} failed.\n",
         ]
         parts += [f"- point `{Path(run).name}` failed: {error}" for run, error in zip(failed["run"], failed["error"])]

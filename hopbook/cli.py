@@ -34,6 +34,9 @@ def cmd_list(root: Path, args: argparse.Namespace) -> None:
             changes = chapter.profiles.get(profile, {})
             shown = ", ".join(f"{k}={v!r}" for k, v in changes.items()) or "the defaults"
             print(f"  profile {profile}: {shown}")
+        for name, spec in chapter.sweeps.items():
+            grid = " x ".join(f"{k} in {','.join(map(str, v))}" for k, v in spec["grid"].items())
+            print(f"  sweep {name} ({spec.get('profile', 'default')} profile): {grid}")
 
 
 def chapter_named(root: Path, slug: str) -> Chapter:

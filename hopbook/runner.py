@@ -86,6 +86,11 @@ def label(results: dict, chapter: Chapter | None) -> str:
         " with " + ", ".join(f"{name}={value}" for name, value in changed.items()) if changed else "")
 
 
+def current_command() -> str:
+    """This process's command line, as a user would type it (`hopbook run ...`)."""
+    return shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])
+
+
 def git_state(folder: Path) -> dict:
     """The commit checked out in folder and whether the work tree differs from it (None outside git)."""
     def git(*args: str) -> str | None:
@@ -126,7 +131,7 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path, command
     # what runs is what the key and the commit describe, whatever is edited while it runs
     notebook, key, commit = chapter.notebook(), run_key(chapter, params), git_state(chapter.source.parent)
     code = code_record(chapter)
-    command = command or shlex.join([Path(sys.argv[0]).name, *sys.argv[1:]])
+    command = command or current_command()
     out.mkdir(parents=True, exist_ok=True)
     (out / RESULTS_FILE).unlink(missing_ok=True)  # results first: they mark a finished run
     (out / f"{chapter.slug}.ipynb").unlink(missing_ok=True)

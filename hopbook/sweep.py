@@ -25,7 +25,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from hopbook.chapters import Chapter, ParameterError
-from hopbook.runner import is_up_to_date, read_results, run_chapter
+from hopbook.runner import current_command, is_up_to_date, read_results, run_chapter
 
 TABLE = "sweep.csv"
 MAPS = "maps"
@@ -49,8 +49,8 @@ def grid(chapter: Chapter, profile: str, axes: dict[str, list], out: Path) -> li
     if not axes:
         raise ParameterError("a sweep needs at least one parameter with values (-p NAME v1,v2,...)")
     for name, values in axes.items():
-        if not values or len(set(map(str, values))) != len(values):
-            raise ParameterError(f"sweep values of {name!r} must be given and distinct; got {values!r}")
+        if not values:
+            raise ParameterError(f"sweep values of {name!r} must be given")
     points = []
     for combination in itertools.product(*axes.values()):
         values = dict(zip(axes, combination))
@@ -60,20 +60,23 @@ def grid(chapter: Chapter, profile: str, axes: dict[str, list], out: Path) -> li
             raise ParameterError(f"sweep point {_name(values)}: {err}") from None
         values = {name: params[name] for name in axes}  # as checked: 0 and 0.0 are one point
         points.append(Point(values, params, out / POINTS / _name(values)))
-    for params in {repr(p.params): p.params for p in points}.values():
-        chapter.check_requirements(params)
+    for name, values in axes.items():
+        if len({p.values[name] for p in points}) != len(values):
+            raise ParameterError(f"sweep values of {name!r} must be distinct; got {values!r}")
+    for p in points:
+        chapter.check_requirements(p.params)
     return points
 
 
 def sweep(chapter: Chapter, profile: str, axes: dict[str, list], out: Path, scheduler: str | None = None,
-          workers: int = 2, command: str | None = None) -> pd.DataFrame:
+          workers: int = 2) -> pd.DataFrame:
     """Run a chapter over the grid (see `grid`), skipping up-to-date points; write out/sweep.csv and a
     map per claim in out/maps/, and return the table."""
     if workers < 1:
         raise ParameterError(f"a sweep needs at least one worker; got {workers}")
     points = grid(chapter, profile, axes, out)
     todo = [p for p in points if not is_up_to_date(chapter, p.params, p.out)]
-    errors = _run(chapter, profile, todo, scheduler, workers, command) if todo else {}
+    errors = _run(chapter, profile, todo, scheduler, workers, current_command()) if todo else {}
     table = _table(points, errors)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / TABLE, index=False)
@@ -82,8 +85,9 @@ def sweep(chapter: Chapter, profile: str, axes: dict[str, list], out: Path, sche
 
 
 def _run(chapter: Chapter, profile: str, points: list[Point], scheduler: str | None, workers: int,
-         command: str | None) -> dict[Path, str]:
-    """Run the points on Dask; return the error of each point that failed, by its folder."""
+         command: str) -> dict[Path, str]:
+    """Run the points on Dask, each recording command as what made it; return the error of each point
+    that failed, by its folder."""
     from dask.distributed import Client, as_completed
 
     client = Client(scheduler) if scheduler else Client(
@@ -96,7 +100,7 @@ def _run(chapter: Chapter, profile: str, points: list[Point], scheduler: str | N
     return {out: error for out, error in errors.items() if error}
 
 
-def _run_point(chapter: Chapter, params: dict, profile: str, out: Path, command: str | None) -> str:
+def _run_point(chapter: Chapter, params: dict, profile: str, out: Path, command: str) -> str:
     """Run one point on a worker; return the error it failed with, or an empty string."""
     try:
         run_chapter(chapter, params, profile, out, command, progress=False)

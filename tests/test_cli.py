@@ -29,6 +29,7 @@ def test_list_shows_chapters_parameters_and_profiles():
     assert "key_dist (str, default 'gaussian', allowed {gaussian, sphere, rademacher, anisotropic})" in done.stdout
     for profile in ("smoke", "default", "paper"):
         assert f"profile {profile}:" in done.stdout
+    assert "sweep cosine-beta (smoke profile): cosine in 0,0.35,0.7 x beta in 2,8,32" in done.stdout
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,9 @@ def test_a_sweep_runs_every_point_records_failures_and_maps_each_claim(tmp_path)
     assert set(failed["error"]) == {"RuntimeError: point two breaks"}
     assert sorted(p.name for p in (out / "maps").iterdir()) == ["even.png", "small.png"]
     point = out / "points" / "seed=0,size=2"
-    assert json.loads((point / "results.json").read_text())["params"] == {"seed": 0, "size": 2}
+    results = json.loads((point / "results.json").read_text())
+    assert results["params"] == {"seed": 0, "size": 2} and results["overrides"] == {}  # the profile's own values
+    assert results["command"].startswith("hopbook --root ") and " sweep toy -p seed 0,1,2 -p size 2,4 " in results["command"]
     assert not list((out / "points" / "seed=2,size=2").glob("results.json"))  # a failed run leaves no results
 
     finished = (point / "results.json").stat().st_mtime_ns
@@ -59,7 +61,8 @@ def test_a_bad_point_is_refused_before_anything_runs(tmp_path):
         (["-p", "size", "2,11"], "hopbook: sweep point size=11: parameter 'size' must lie in [1, 10]; got 11"),
         (["-p", "size", "2,x"], "hopbook: sweep point size=x: parameter 'size' expects int, got 'x'"),
         (["-p", "sise", "2"], "hopbook: sweep point sise=2: chapter 'toy' has no parameter 'sise'"),
-        (["-p", "size", "2,2"], "hopbook: sweep values of 'size' must be given and distinct"),
+        (["-p", "size", "2,2"], "hopbook: sweep values of 'size' must be distinct; got ['2', '2']"),
+        (["-p", "size", "2,02"], "hopbook: sweep values of 'size' must be distinct; got ['2', '02']"),
         ([], "hopbook: a sweep needs at least one parameter"),
         (["-p", "size", "2", "--workers", "0"], "hopbook: a sweep needs at least one worker; got 0"),
     ]:
