@@ -1,11 +1,14 @@
 """`hopbook sweep`: a grid checked before anything runs, points run on a local Dask cluster and cached,
 a failed point recorded while the others go on, one table and a robustness map per claim."""
 
+import itertools
 import json
 
 import pandas as pd
+import pytest
 
 from conftest import hopbook, write_chapter
+from hopbook import sweep as sweep_module
 from hopbook.chapters import load_chapter
 from hopbook.sweep import grid
 
@@ -77,3 +80,21 @@ def test_grid_points_are_named_by_their_checked_values(tmp_path):
     assert [p.values for p in points] == [{"size": 3}, {"size": 5}]
     assert [p.params for p in points] == [{"seed": 0, "size": 3}, {"seed": 0, "size": 5}]
     assert [p.out.name for p in points] == ["size=3", "size=5"]
+
+
+@pytest.mark.parametrize("axes", [["a"], ["a", "b"], ["a", "b", "c"], ["a", "b", "c", "d"]])
+def test_maps_facet_the_parameters_beyond_two(tmp_path, axes, monkeypatch):
+    grid_values = {"a": [1, 2, 3], "b": ["x", "y"], "c": [0.1, 0.2], "d": [True, False]}
+    points = list(itertools.product(*(grid_values[name] for name in axes)))
+    rows = [{**dict(zip(axes, p)), "claim": "c1", "statement": "s", "verdict": "holds" if i % 2 else "fails",
+             "error": "", "run": str(i)} for i, p in enumerate(points) if i > 0]  # the first point failed:
+    rows.append({**dict(zip(axes, points[0])), "claim": None, "statement": None, "verdict": "error", "error": "boom",
+                 "run": "failed"})
+    panels = []
+    monkeypatch.setattr(sweep_module, "_panel", lambda ax, panel, x, y: panels.append((len(panel), x, y)))
+    [path] = sweep_module.draw_maps(pd.DataFrame(rows), axes, tmp_path)
+    assert path == tmp_path / "c1.png" and path.stat().st_size > 0
+    n_facets = len(list(itertools.product(*(grid_values[name] for name in axes[2:]))))
+    assert len(panels) == n_facets  # a panel per value of the parameters beyond the first two
+    assert sum(n for n, _, _ in panels) == len(points)  # every point once, the failed one as error
+    assert {(x, y) for _, x, y in panels} == {("a", axes[1] if len(axes) > 1 else None)}
