@@ -126,22 +126,21 @@ def _table(points: list[Point], errors: dict[Path, str]) -> pd.DataFrame:
 
 def draw_maps(table: pd.DataFrame, axes: list[str], folder: Path) -> list[Path]:
     """A robustness map per claim, folder/CLAIM.png: its verdict over the first two swept parameters
-    (one row if only one is swept), a panel per value of the others. A point that failed shows as
-    error in every claim's map."""
+    (one row if only one is swept), a panel per value of the others, every panel in the grid's order.
+    A point that failed shows as error in every claim's map."""
     folder.mkdir(parents=True, exist_ok=True)
-    claims = [c for c in table["claim"].dropna().unique()]
-    failed = table[table["claim"].isna()]
+    order = {name: list(dict.fromkeys(table[name])) for name in axes}
     x, y, facets = axes[0], (axes[1] if len(axes) > 1 else None), axes[2:]
+    keys = list(itertools.product(*(order[name] for name in facets)))  # [()] when nothing is faceted
     written = []
-    for claim in claims:
-        rows = pd.concat([table[table["claim"] == claim], failed])
-        panels = list(rows.groupby(facets, sort=False)) if facets else [((), rows)]
-        fig, axs = plt.subplots(1, len(panels), figsize=(0.6 + (0.9 + 0.8 * table[x].nunique()) * len(panels), 2.6),
+    for claim in table["claim"].dropna().unique():
+        rows = table[(table["claim"] == claim) | table["claim"].isna()]
+        fig, axs = plt.subplots(1, len(keys), figsize=(0.6 + (0.9 + 0.8 * len(order[x])) * len(keys), 2.6),
                                 squeeze=False)
-        for ax, (key, panel) in zip(axs[0], panels):
-            _panel(ax, panel, x, y)
-            key = key if isinstance(key, tuple) else (key,)
-            ax.set_title(", ".join(f"{n}={v}" for n, v in zip(facets, key)), fontsize=8)
+        for ax, key in zip(axs[0], keys):
+            panel = rows[(rows[facets] == list(key)).all(axis=1)] if facets else rows
+            _panel(ax, panel, x, y, order)
+            ax.set_title(", ".join(f"{name}={value}" for name, value in zip(facets, key)), fontsize=8)
         fig.suptitle(claim, fontsize=10)
         fig.tight_layout()
         path = folder / f"{claim}.png"
@@ -151,10 +150,9 @@ def draw_maps(table: pd.DataFrame, axes: list[str], folder: Path) -> list[Path]:
     return written
 
 
-def _panel(ax, panel: pd.DataFrame, x: str, y: str | None) -> None:
-    """One heat map of verdicts: a coloured, labelled cell per point."""
-    xs = list(dict.fromkeys(panel[x]))
-    ys = list(dict.fromkeys(panel[y])) if y else [""]
+def _panel(ax, panel: pd.DataFrame, x: str, y: str | None, order: dict[str, list]) -> None:
+    """One heat map of verdicts: a coloured, labelled cell per point, the values in the grid's order."""
+    xs, ys = order[x], order[y] if y else [""]
     for _, row in panel.iterrows():
         i, j = xs.index(row[x]), ys.index(row[y]) if y else 0
         ax.add_patch(plt.Rectangle((i, j), 1, 1, color=_COLOURS[row["verdict"]]))

@@ -91,7 +91,7 @@ def test_maps_facet_the_parameters_beyond_two(tmp_path, axes, monkeypatch):
     rows.append({**dict(zip(axes, points[0])), "claim": None, "statement": None, "verdict": "error", "error": "boom",
                  "run": "failed"})
     panels = []
-    monkeypatch.setattr(sweep_module, "_panel", lambda ax, panel, x, y: panels.append((len(panel), x, y)))
+    monkeypatch.setattr(sweep_module, "_panel", lambda ax, panel, x, y, order: panels.append((len(panel), x, y)))
     [path] = sweep_module.draw_maps(pd.DataFrame(rows), axes, tmp_path)
     assert path == tmp_path / "c1.png" and path.stat().st_size > 0
     n_facets = len(list(itertools.product(*(grid_values[name] for name in axes[2:]))))
