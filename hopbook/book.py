@@ -27,6 +27,7 @@ SCORECARD_PAGE = "book/scorecard.md"
 GPU_RUNS = "runs/gpu"  # runs made on a lent GPU, committed: RUN/results.json, RUN/SLUG.ipynb for a page
 GPU_PAGES = "book/gpu"
 GPU_PAGE = "book/gpu.md"
+GPU_NOTE = "NOTE.md"  # what the maker of a GPU run says about it, shown on the GPU page
 SWEEPS_PAGE = "book/robustness.md"
 MAP_IMAGES = "book/robustness"
 
@@ -69,8 +70,11 @@ def bring_up_to_date(root: Path, profile: str, overrides: dict | None = None, lo
         raise ParameterError(f"no chapter has a parameter {', '.join(map(repr, unknown))}")
     planned = []
     for chapter in chapters:
-        params = chapter.resolve(profile, {k: v for k, v in overrides.items() if k in chapter.params})
-        chapter.check_requirements(params)
+        try:
+            params = chapter.resolve(profile, {k: v for k, v in overrides.items() if k in chapter.params})
+            chapter.check_requirements(params)
+        except ParameterError as err:
+            raise ParameterError(f"{chapter.slug}: {err}") from None
         planned.append((chapter, params))
     results = []
     for chapter, params in planned:
@@ -154,6 +158,21 @@ def gpu_results(root: Path) -> dict[str, dict]:
     return {p.parent.name: json.loads(p.read_text()) for p in sorted((root / GPU_RUNS).glob(f"*/{RESULTS_FILE}"))}
 
 
+def keep_gpu_runs(root: Path, profile: str) -> list[Path]:
+    """Copy each finished run of the profile that was made on a GPU to runs/gpu/SLUG-PROFILE-DAY/ (the
+    day it finished), to commit, replacing an earlier copy of it; return the copies."""
+    kept = []
+    for run in sorted(runs_dir(root, profile).glob(f"*/{RESULTS_FILE}")):
+        results = json.loads(run.read_text())
+        if results["device"] == "cpu":
+            continue
+        copy = root / GPU_RUNS / f"{results['chapter']}-{profile}-{results['finished'][:10].replace('-', '')}"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(run.parent, copy, ignore=shutil.ignore_patterns(".partial-*"))
+        kept.append(copy)
+    return kept
+
+
 def _summary(r: dict) -> str:
     held = sum(c["holds"] for c in r["claims"])
     return f"{held} of {len(r['claims'])} claims hold"
@@ -176,8 +195,7 @@ def scorecard_markdown(all_results: list[dict], gpu_runs: dict[str, dict], chapt
         mark = f" **Stale**: {stale}; see {{doc}}`gpu`." if stale else ""
         parts += [
             f"## {heading}\n",
-            f"{label(r, chapters.get(r['chapter'])).capitalize()} on {r['device']}, {r['elapsed_s']:.0f} s:"
-            f" {_summary(r)}.{mark}\n",
+            f"On {r['device']}, {label(r, chapters.get(r['chapter']))}, {r['elapsed_s']:.0f} s: {_summary(r)}.{mark}\n",
             scorecard_lines(r) + "\n",
             ":::{dropdown} Statements, criteria, measurements and parameters\n",
             scorecard_table(r) + "\n",
@@ -220,9 +238,11 @@ def page(notebook: Path, results: dict, chapter: Chapter | None, banner: str = "
     return nb
 
 
-def gpu_markdown(gpu_runs: dict[str, dict], chapters: dict[str, Chapter], notebooks: set[str], benchmarks: list[Path]) -> str:
+def gpu_markdown(folder: Path, gpu_runs: dict[str, dict], chapters: dict[str, Chapter], notebooks: set[str],
+                 benchmarks: list[Path]) -> str:
     """The page of the committed GPU runs: for each, how it was made (profile, overrides, device,
-    commit, command), whether today's code still matches it, its verdicts and its notebook."""
+    commit, command), whether today's code still matches it, its verdicts, its notebook and the note
+    its maker left beside it (RUN/NOTE.md, prose only: the numbers are the run's)."""
     parts = [
         "# Runs on a GPU\n",
         "Some chapters are meant for a GPU at the papers' scale (their `paper` profile). Runs made on one are",
@@ -238,11 +258,14 @@ def gpu_markdown(gpu_runs: dict[str, dict], chapters: dict[str, Chapter], notebo
         page_link = f" Its notebook: {{doc}}`gpu/{name}`." if name in notebooks else ""
         parts += [
             f"## `{name}`: {r['title']}\n",
-            f"- **{label(r, chapter).capitalize()}**, on {r['device']}, {r['elapsed_s']:.0f} s, finished {r['finished']}",
+            f"- made with **{label(r, chapter)}** on {r['device']}, {r['elapsed_s']:.0f} s, finished {r['finished']}",
             f"- commit {commit}; command {command}",
             f"- {'**Stale**: ' + stale if stale else 'Current: the code it ran is the code of this book'}",
             f"- {_summary(r)}; claims on the {{doc}}`scorecard`.{page_link}\n",
         ]
+        note = folder / name / GPU_NOTE
+        if note.exists():
+            parts.append(note.read_text())
     for path in benchmarks:
         parts += [f"## Benchmark `{path.name}`\n", f"```{{literalinclude}} ../{GPU_RUNS}/{path.name}", ":language: text", "```\n"]
     return "\n".join(parts)
@@ -267,13 +290,13 @@ def sweeps_markdown(sweeps: list[dict]) -> str:
         chapter, table = s["chapter"], s["table"]
         points = table.drop_duplicates("run")
         grid = "; ".join(f"`{k}` in {', '.join(map(str, v))}" for k, v in s["grid"].items())
-        failed = points[points["verdict"] == "error"]
+        failed = points[points["verdict"] == sweep.FAILED]
         parts += [
             f"## {{doc}}`{chapter.title} <chapters/{chapter.slug}>`: sweep `{s['name']}`\n",
             f"Profile `{s['profile']}`, the other parameters at the profile's values; {grid}: {len(points)} points,"
             f" {len(failed)} failed.\n",
         ]
-        parts += [f"- point `{Path(run).name}` failed: {error}" for run, error in zip(failed["run"], failed["error"])]
+        parts += [f"- point `{Path(run).name}`: {error}" for run, error in zip(failed["run"], failed["error"])]
         for claim, statement in table.dropna(subset="claim").drop_duplicates("claim")[["claim", "statement"]].values:
             parts.append(f"```{{figure}} robustness/{chapter.slug}/{s['name']}/{claim}.png\n:alt: where {claim} holds\n\n"
                          f"`{claim}`: {statement}\n```\n")
@@ -301,7 +324,7 @@ def stage(root: Path, all_results: list[dict], sweeps: list[dict]) -> None:
             nbformat.write(page(notebook, r, chapter, _stale_banner(name, r, chapter)), root / GPU_PAGES / f"{name}.ipynb")
             notebooks.add(name)
     benchmarks = sorted((root / GPU_RUNS).glob("*.txt"))
-    (root / GPU_PAGE).write_text(gpu_markdown(gpu_runs, chapters, notebooks, benchmarks))
+    (root / GPU_PAGE).write_text(gpu_markdown(root / GPU_RUNS, gpu_runs, chapters, notebooks, benchmarks))
     for s in sweeps:
         shutil.copytree(s["maps"], root / MAP_IMAGES / s["chapter"].slug / s["name"])
     (root / SWEEPS_PAGE).write_text(sweeps_markdown(sweeps))

@@ -28,6 +28,7 @@ import ast
 import difflib
 import importlib
 import math
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -200,12 +201,18 @@ def load_chapter(source: Path) -> Chapter:
     return _with_sweeps(chapter, meta.get("sweeps", {}))
 
 
-def _with_sweeps(chapter: Chapter, sweeps: dict) -> Chapter:
-    """The chapter with its declared sweeps, each a profile and a grid over its parameters."""
+def _with_sweeps(chapter: Chapter, sweeps: object) -> Chapter:
+    """The chapter with its declared sweeps, each a profile and a grid of value lists over its
+    parameters (the values themselves are checked with the grid, see hopbook.sweep.grid)."""
+    if not isinstance(sweeps, dict):
+        raise ChapterError(f"{chapter.source}: `sweeps:` must map names to {{profile: P, grid: {{PARAM: [values]}}}}")
     for name, spec in sweeps.items():
         grid = spec.get("grid") if isinstance(spec, dict) else None
-        if not isinstance(grid, dict) or set(spec) - {"profile", "grid"} or spec.get("profile", "default") not in PROFILES:
-            raise ChapterError(f"{chapter.source}: sweep {name!r} needs `grid: {{PARAM: [values]}}` and an optional profile")
+        if (not re.fullmatch(r"[\w.-]+", str(name)) or not isinstance(grid, dict) or set(spec) - {"profile", "grid"}
+                or spec.get("profile", "default") not in PROFILES
+                or not all(isinstance(values, list) and values for values in grid.values())):
+            raise ChapterError(f"{chapter.source}: sweep {name!r} needs a name of letters, digits, '.', '-' or '_', "
+                               "`grid: {PARAM: [v1, v2, ...]}` and an optional profile")
         unknown = set(grid) - set(chapter.params)
         if unknown:
             raise ChapterError(f"{chapter.source}: sweep {name!r} names unknown parameters {sorted(unknown)}")

@@ -13,7 +13,7 @@ from hopbook import book
 from hopbook.prose import UnrecordedCitation
 from hopbook.chapters import PROFILES, Chapter, ChapterError, ParameterError, discover
 from hopbook.runner import run_chapter
-from hopbook.sweep import MAPS, TABLE, sweep
+from hopbook.sweep import FAILED, MAPS, TABLE, sweep
 
 
 def find_root(start: Path) -> Path:
@@ -70,7 +70,7 @@ def cmd_sweep(root: Path, args: argparse.Namespace) -> None:
     out = args.out or book.sweeps_dir(root) / chapter.slug / "-".join([args.profile, *axes])
     table = sweep(chapter, args.profile, axes, out, args.scheduler, args.workers)
     points = table.drop_duplicates("run")
-    print(f"{chapter.slug}: {len(points)} points, {(points['verdict'] == 'error').sum()} failed")
+    print(f"{chapter.slug}: {len(points)} points, {(points['verdict'] == FAILED).sum()} failed")
     for claim, rows in table.dropna(subset="claim").groupby("claim", sort=False):
         print(f"  {claim}: holds at {(rows['verdict'] == 'holds').sum()} of {len(points)} points")
     print(f"wrote {out / TABLE} and the maps in {out / MAPS}")
@@ -79,6 +79,13 @@ def cmd_sweep(root: Path, args: argparse.Namespace) -> None:
 def cmd_build(root: Path, args: argparse.Namespace) -> None:
     html = book.build(root, args.profile, given_once(args.param))
     print(f"book built: {html / 'index.html'}")
+
+
+def cmd_keep_gpu_runs(root: Path, args: argparse.Namespace) -> None:
+    kept = book.keep_gpu_runs(root, args.profile)
+    for copy in kept:
+        print(f"kept {copy.relative_to(root)}")
+    print(f"{len(kept)} runs of the {args.profile} profile made on a GPU kept in {book.GPU_RUNS}/")
 
 
 def cmd_scorecard(root: Path, args: argparse.Namespace) -> None:
@@ -125,6 +132,10 @@ def parser() -> argparse.ArgumentParser:
     build.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                        help="set a parameter in every chapter that declares it (e.g. -p device cuda)")
     build.set_defaults(func=cmd_build)
+
+    keep = sub.add_parser("keep-gpu-runs", help="copy a profile's runs made on a GPU to runs/gpu/, to commit")
+    keep.add_argument("--profile", choices=PROFILES, default="paper")
+    keep.set_defaults(func=cmd_keep_gpu_runs)
 
     score = sub.add_parser("scorecard", help="every claim from the latest results")
     score.add_argument("--profile", choices=PROFILES, help="only runs of this profile")

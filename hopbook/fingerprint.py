@@ -71,7 +71,8 @@ def _imports(source: str, package: Path) -> set[str]:
 
 
 def _code_text(source: str) -> str:
-    """The syntax tree of source, docstrings removed, as text."""
+    """The syntax tree of source, docstrings removed, as code text (ast.unparse: unlike ast.dump, the
+    same on every Python this book supports)."""
     tree = ast.parse(source)
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -79,4 +80,4 @@ def _code_text(source: str) -> str:
             if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
                     and isinstance(body[0].value.value, str):
                 node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree)
+    return ast.unparse(tree)

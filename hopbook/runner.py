@@ -65,14 +65,14 @@ def staleness(results: dict, chapter: Chapter | None) -> str | None:
         return "it recorded no code to compare with"
     now, then = code_record(chapter), results["code"]
     changed = sorted(name for name in now.keys() | then.keys() if now.get(name) != then.get(name))
-    return "code changed since it ran: " + ", ".join(changed) if changed else None
+    return "changed since it ran: " + ", ".join(changed) if changed else None
 
 
 def overrides(chapter: Chapter | None, profile: str, params: dict) -> dict:
     """The parameters of a run that differ from its profile's values (all of them if the chapter is gone)."""
     if chapter is None:
         return dict(params)
-    declared = {name: p.default for name, p in chapter.params.items()} | chapter.profiles.get(profile, {})
+    declared = chapter.resolve(profile)
     return {name: value for name, value in params.items() if name not in declared or declared[name] != value}
 
 

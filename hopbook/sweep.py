@@ -25,13 +25,14 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from hopbook.chapters import Chapter, ParameterError
+from hopbook.claims import verdict_label
 from hopbook.runner import current_command, is_up_to_date, read_results, run_chapter
 
 TABLE = "sweep.csv"
 MAPS = "maps"
 POINTS = "points"
-_VERDICTS = {True: "holds", False: "fails", None: "error"}
-_COLOURS = {"holds": "#4c9f70", "fails": "#c8553d", "error": "#bbbbbb"}
+FAILED = "error"  # the verdict of every claim at a point whose run failed
+_COLOURS = {verdict_label(True): "#4c9f70", verdict_label(False): "#c8553d", FAILED: "#bbbbbb"}
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,9 @@ def grid(chapter: Chapter, profile: str, axes: dict[str, list], out: Path) -> li
     for name, values in axes.items():
         if len({p.values[name] for p in points}) != len(values):
             raise ParameterError(f"sweep values of {name!r} must be distinct; got {values!r}")
+    if len({p.out for p in points}) != len(points):
+        raise ParameterError("sweep points must have distinct folder names; some values differ only in "
+                             "characters a folder name cannot hold")
     for p in points:
         chapter.check_requirements(p.params)
     return points
@@ -77,7 +81,7 @@ def sweep(chapter: Chapter, profile: str, axes: dict[str, list], out: Path, sche
     points = grid(chapter, profile, axes, out)
     todo = [p for p in points if not is_up_to_date(chapter, p.params, p.out)]
     errors = _run(chapter, profile, todo, scheduler, workers, current_command()) if todo else {}
-    table = _table(points, errors)
+    table = _table(points, errors, out)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / TABLE, index=False)
     draw_maps(table, list(axes), out / MAPS)
@@ -87,16 +91,23 @@ def sweep(chapter: Chapter, profile: str, axes: dict[str, list], out: Path, sche
 def _run(chapter: Chapter, profile: str, points: list[Point], scheduler: str | None, workers: int,
          command: str) -> dict[Path, str]:
     """Run the points on Dask, each recording command as what made it; return the error of each point
-    that failed, by its folder."""
+    that failed, by its folder. A cluster named by its address must run one thread per worker (a
+    run sets its kernel's environment process-wide) and share the output folder with this machine."""
     from dask.distributed import Client, as_completed
 
     client = Client(scheduler) if scheduler else Client(
         n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
     with client:
+        threads = client.nthreads()
+        if any(n > 1 for n in threads.values()):
+            raise ParameterError(f"the workers of {scheduler} run {max(threads.values())} threads each; "
+                                 "a sweep needs one per worker (dask worker --nthreads 1)")
         futures = {client.submit(_run_point, chapter, p.params, profile, p.out, command, pure=False): p
                    for p in points}
-        done = tqdm(as_completed(futures), total=len(futures), desc=f"{chapter.slug} sweep", unit="point")
-        errors = {futures[future].out: future.result() for future in done}
+        errors = {}
+        for future in tqdm(as_completed(futures), total=len(futures), desc=f"{chapter.slug} sweep", unit="point"):
+            # a point fails inside its run (the error it returns) or with its worker (lost, killed)
+            errors[futures[future].out] = future.result() if future.status == "finished" else _describe(future.exception())
     return {out: error for out, error in errors.items() if error}
 
 
@@ -105,22 +116,27 @@ def _run_point(chapter: Chapter, params: dict, profile: str, out: Path, command:
     try:
         run_chapter(chapter, params, profile, out, command, progress=False)
     except Exception as err:  # a failed point is recorded and the sweep goes on
-        # papermill's error names the cell's exception; its full traceback stays in the worker's log
-        return f"{getattr(err, 'ename', type(err).__name__)}: {getattr(err, 'evalue', err)}"
+        return _describe(err)
     return ""
 
 
-def _table(points: list[Point], errors: dict[Path, str]) -> pd.DataFrame:
-    """A row per point and claim: the swept values, the claim and its statement, its verdict (holds,
-    fails, or error for a point that failed, with its message) and the point's folder."""
+def _describe(err: BaseException) -> str:
+    """An error in one line; papermill's names the cell's exception (its traceback stays in the log)."""
+    return f"{getattr(err, 'ename', type(err).__name__)}: {getattr(err, 'evalue', err)}"
+
+
+def _table(points: list[Point], errors: dict[Path, str], out: Path) -> pd.DataFrame:
+    """A row per point and claim: the swept values, the claim and its statement, its verdict (or error
+    for a point that failed, with its message) and the point's folder, relative to out."""
     rows = []
     for p in points:
         results = None if p.out in errors else read_results(p.out)
+        error = errors.get(p.out) or ("" if results else f"no {p.out.name}/results.json (is the folder shared with the workers?)")
         claims = results["claims"] if results else [{"id": None, "statement": None, "holds": None}]
         for claim in claims:
             rows.append({**p.values, "claim": claim["id"], "statement": claim["statement"],
-                         "verdict": _VERDICTS[claim["holds"]],
-                         "error": errors.get(p.out, ""), "run": str(p.out)})
+                         "verdict": verdict_label(claim["holds"]) if results else FAILED,
+                         "error": error, "run": p.out.relative_to(out).as_posix()})
     return pd.DataFrame(rows)
 
 

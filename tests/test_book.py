@@ -158,7 +158,7 @@ def test_the_scorecard_lists_every_claim_on_one_line_with_the_rest_a_click_away(
     for slug in CHAPTERS:
         results = results_of(smoke_book, slug)
         held = sum(c["holds"] for c in results["claims"])
-        assert f"Profile smoke on cpu, {results['elapsed_s']:.0f} s: {held} of {len(results['claims'])} claims hold" in text
+        assert f"On cpu, profile smoke, {results['elapsed_s']:.0f} s: {held} of {len(results['claims'])} claims hold" in text
         for name, value in results["params"].items():
             assert f"{name}={value}" in text
         for claim in results["claims"]:
@@ -188,7 +188,8 @@ def test_the_documented_example_run_is_deterministic(smoke_book, tmp_path):
         assert done.returncode == 0, done.stderr
         assert "claims hold" in done.stdout
     a, b = json.loads((first / "results.json").read_text()), json.loads((second / "results.json").read_text())
-    assert a["params"]["seed"] == 5
+    assert a["params"]["seed"] == 5 and a["overrides"] == {"seed": 5}
+    assert a["command"].endswith(f"run linear-attention --profile smoke -p seed 5 --out {first}")
     assert re.fullmatch(r"[0-9a-f]{40}", a["commit"]) and isinstance(a["dirty"], bool)  # the code that made it
     assert [c["measured"] for c in a["claims"]] == [c["measured"] for c in b["claims"]]
     seed0 = results_of(smoke_book, "linear-attention")
@@ -226,12 +227,13 @@ def test_committed_gpu_runs_are_shown_labelled_truthfully_and_stale_ones_marked(
         chapter = chapters[r["chapter"]]
         stale = staleness(r, chapter)
         assert f"Run {name} of" in scorecard and name in gpu
-        assert label(r, chapter).capitalize() in gpu
+        assert unspaced(f"made with {label(r, chapter)} on {r['device']}") in unspaced(gpu)
         assert unspaced("Stale: " + stale if stale else "Current: the code it ran") in unspaced(gpu)
         if stale:  # marked on the scorecard too, under the run's heading
             assert unspaced(f"Run {name} of") in unspaced(scorecard).split(unspaced("Stale: " + stale))[0]
         held = sum(c["holds"] for c in r["claims"])
         assert f"{held} of {len(r['claims'])} claims hold" in gpu
+    assert "CIFAR-10 could not be reached" in gpu  # the note left beside the run (runs/gpu/RUN/NOTE.md)
     # the run labelled `paper` ran the digits and a smaller model: its overrides say so
     assert label(runs["diffusion-forgetting-h100"], chapters["diffusion-forgetting"]).startswith(
         "profile paper with dataset=digits, width=64")
@@ -249,9 +251,9 @@ def test_a_run_is_stale_when_the_code_it_ran_changes(smoke_book, tmp_path):
     edited = tmp_path / "linear-attention.md"
     shutil.copy2(chapter.source, edited)
     edited.write_text(edited.read_text() + "\nOne more sentence.\n")
-    assert staleness(results, load_chapter(edited)) == "code changed since it ran: notebooks/linear-attention.md"
+    assert staleness(results, load_chapter(edited)) == "changed since it ran: notebooks/linear-attention.md"
     older = {**results, "code": {**results["code"], "hopbook.gram": "0" * 64}}
-    assert staleness(older, chapter) == "code changed since it ran: hopbook.gram"
+    assert staleness(older, chapter) == "changed since it ran: hopbook.gram"
     assert staleness({k: v for k, v in results.items() if k != "code"}, chapter) == "it recorded no code to compare with"
 
 

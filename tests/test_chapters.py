@@ -64,7 +64,7 @@ def test_a_chapter_shares_the_declaration_of_another_and_may_not_drift(tmp_path)
 
 def test_the_two_forgetting_chapters_share_one_declaration():
     second = jupytext.read(REPO / "notebooks" / "replay-ordering.md").metadata["hopbook"]
-    assert second["shares"] == "intrinsic-forgetting" and not set(second) - {"title", "shares"}
+    assert second["shares"] == "intrinsic-forgetting" and not set(second) - {"title", "shares", "sweeps"}  # its own sweeps
     chapters = discover(REPO)
     assert chapters["replay-ordering"].params == chapters["intrinsic-forgetting"].params
 
@@ -93,6 +93,13 @@ def test_unknown_profile_is_refused(tmp_path):
         ("ranges: {seed: [5, 10]}", "default of parameter 'seed'"),
         ("requires: {depth: 'hopbook.images:require'}", "requires needs `parameter: module:function`"),
         ("requires: {seed: hopbook.images.require}", "requires needs `parameter: module:function`"),
+        ("sweeps: {s: {grid: {depth: [1, 2]}}}", "sweep 's' names unknown parameters \\['depth'\\]"),
+        ("sweeps: {s: {grid: {seed: 4}}}", "sweep 's' needs a name of letters"),
+        ("sweeps: {s: {grid: {seed: []}}}", "sweep 's' needs a name of letters"),
+        ("sweeps: {s: {grid: {seed: [1, 2]}, profile: huge}}", "sweep 's' needs a name of letters"),
+        ("sweeps: {s: {grid: {seed: [1, 2]}, seeds: 3}}", "sweep 's' needs a name of letters"),
+        ("sweeps: {a/b: {grid: {seed: [1, 2]}}}", "sweep 'a/b' needs a name of letters"),
+        ("sweeps: [s]", "`sweeps:` must map names to"),
     ],
 )
 def test_malformed_declarations_are_refused_when_loaded(tmp_path, meta, message):
@@ -134,3 +141,11 @@ def test_every_chapter_of_the_book_declares_its_three_profiles():
         assert {"smoke", "paper"} <= set(chapter.profiles), chapter.slug
         for profile in ("smoke", "default", "paper"):
             chapter.resolve(profile)
+
+
+def test_sweeps_are_each_chapters_own(tmp_path):
+    write_chapter(tmp_path, "first", "pass", META + "\nsweeps: {seeds: {profile: smoke, grid: {seed: [1, 2]}}}")
+    second = load_chapter(write_chapter(tmp_path, "second", "pass", "shares: first"))
+    third = load_chapter(write_chapter(tmp_path, "third", "pass", "shares: first\nsweeps: {s: {grid: {seed: [3]}}}"))
+    assert load_chapter(tmp_path / "notebooks" / "first.md").sweeps == {"seeds": {"profile": "smoke", "grid": {"seed": [1, 2]}}}
+    assert second.sweeps == {} and third.sweeps == {"s": {"grid": {"seed": [3]}}}

@@ -1,5 +1,7 @@
 """The hopbook command: listing, refusing bad input before any compute, failing loudly, atomic results."""
 
+import json
+import shutil
 import signal
 import subprocess
 import time
@@ -152,13 +154,33 @@ def test_a_terminated_run_cleans_up_and_a_killed_one_leaves_no_results(tmp_path)
     ("args", "message"),
     [
         (["-p", "devise", "cuda"], "hopbook: no chapter has a parameter 'devise'"),
-        (["-p", "device", "tpu"], "parameter 'device' must be one of cpu, cuda; got 'tpu'"),
+        (["-p", "device", "tpu"], "hopbook: rank-collapse: parameter 'device' must be one of cpu, cuda; got 'tpu'"),
         pytest.param(["-p", "device", "cuda"], "parameter 'device': device 'cuda' was asked for, but torch sees no GPU",
                      marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")),
     ],
 )
 def test_a_build_with_parameters_is_checked_for_every_chapter_before_any_compute(tmp_path, args, message):
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(REPO / name, tmp_path / name)
+    shutil.copytree(REPO / "notebooks", tmp_path / "notebooks")
     start = time.monotonic()
-    done = hopbook("--root", str(REPO), "build", "--profile", "smoke", *args, cwd=tmp_path)
+    done = hopbook("--root", str(tmp_path), "build", "--profile", "smoke", *args)
     assert done.returncode == 1 and message in done.stderr, done.stderr
     assert time.monotonic() - start < 60  # refused at start-up, not after a chapter ran
+
+
+def test_keep_gpu_runs_copies_the_runs_made_on_a_gpu_by_the_day_they_finished(tmp_path):
+    for name, device in [("a", "NVIDIA H200"), ("b", "cpu")]:
+        run = tmp_path / "runs" / "paper" / name
+        run.mkdir(parents=True)
+        (run / "results.json").write_text(json.dumps({"chapter": name, "device": device, "finished": "2026-12-01T10:00:00+00:00"}))
+        (run / f"{name}.ipynb").write_text("{}")
+    (tmp_path / "runs" / "paper" / "c").mkdir()  # a run that did not finish
+    earlier = tmp_path / "runs" / "gpu" / "a-paper-20261201"
+    earlier.mkdir(parents=True)
+    (earlier / "stale.txt").touch()
+    done = hopbook("--root", str(tmp_path), "keep-gpu-runs")
+    assert done.returncode == 0, done.stderr
+    assert "kept runs/gpu/a-paper-20261201" in done.stdout and "1 runs of the paper profile" in done.stdout
+    assert sorted(p.name for p in (tmp_path / "runs" / "gpu").iterdir()) == ["a-paper-20261201"]
+    assert sorted(p.name for p in earlier.iterdir()) == ["a.ipynb", "results.json"]  # the earlier copy replaced

@@ -37,11 +37,12 @@ def test_a_sweep_runs_every_point_records_failures_and_maps_each_claim(tmp_path)
     assert "small: holds at 2 of 6 points" in done.stdout and "even: holds at 2 of 6 points" in done.stdout
     table = pd.read_csv(out / "sweep.csv", keep_default_na=False)
     verdicts = {(r.seed, r.size, r.claim): r.verdict for r in table.itertuples()}
-    assert verdicts[(0, 2, "small")] == "holds" and verdicts[(1, 4, "small")] == "fails"
-    assert verdicts[(1, 2, "even")] == "fails" and verdicts[(0, 4, "even")] == "holds"
+    assert verdicts[(0, 2, "small")] == "holds" and verdicts[(1, 4, "small")] == "does not hold"
+    assert verdicts[(1, 2, "even")] == "does not hold" and verdicts[(0, 4, "even")] == "holds"
     failed = table[table["seed"] == 2]
     assert len(failed) == 2 and set(failed["verdict"]) == {"error"}
     assert set(failed["error"]) == {"RuntimeError: point two breaks"}
+    assert set(table["run"]) == {f"points/seed={a},size={b}" for a in (0, 1, 2) for b in (2, 4)}  # relative to out
     assert sorted(p.name for p in (out / "maps").iterdir()) == ["even.png", "small.png"]
     point = out / "points" / "seed=0,size=2"
     results = json.loads((point / "results.json").read_text())
@@ -86,7 +87,7 @@ def test_grid_points_are_named_by_their_checked_values(tmp_path):
 def test_maps_facet_the_parameters_beyond_two(tmp_path, axes, monkeypatch):
     grid_values = {"a": [1, 2, 3], "b": ["x", "y"], "c": [0.1, 0.2], "d": [True, False]}
     points = list(itertools.product(*(grid_values[name] for name in axes)))
-    rows = [{**dict(zip(axes, p)), "claim": "c1", "statement": "s", "verdict": "holds" if i % 2 else "fails",
+    rows = [{**dict(zip(axes, p)), "claim": "c1", "statement": "s", "verdict": "holds" if i % 2 else "does not hold",
              "error": "", "run": str(i)} for i, p in enumerate(points) if i > 0]  # the first point failed:
     rows.append({**dict(zip(axes, points[0])), "claim": None, "statement": None, "verdict": "error", "error": "boom",
                  "run": "failed"})
