@@ -89,13 +89,18 @@ def test_maps_facet_the_parameters_beyond_two(tmp_path, axes, monkeypatch):
     points = list(itertools.product(*(grid_values[name] for name in axes)))
     rows = [{**dict(zip(axes, p)), "claim": "c1", "statement": "s", "verdict": "holds" if i % 2 else "does not hold",
              "error": "", "run": str(i)} for i, p in enumerate(points) if i > 0]  # the first point failed:
-    rows.append({**dict(zip(axes, points[0])), "claim": None, "statement": None, "verdict": "error", "error": "boom",
-                 "run": "failed"})
-    panels = []
-    monkeypatch.setattr(sweep_module, "_panel", lambda ax, panel, x, y, order: panels.append((len(panel), x, y)))
+    rows.insert(0, {**dict(zip(axes, points[0])), "claim": None, "statement": None, "verdict": "error",
+                    "error": "boom", "run": "failed"})
+    panels = []  # (points, x, y, order of the values) of every panel drawn
+
+    def record(ax, panel, x, y, order):
+        panels.append((len(panel), x, y, order))
+
+    monkeypatch.setattr(sweep_module, "_panel", record)
     [path] = sweep_module.draw_maps(pd.DataFrame(rows), axes, tmp_path)
     assert path == tmp_path / "c1.png" and path.stat().st_size > 0
     n_facets = len(list(itertools.product(*(grid_values[name] for name in axes[2:]))))
     assert len(panels) == n_facets  # a panel per value of the parameters beyond the first two
-    assert sum(n for n, _, _ in panels) == len(points)  # every point once, the failed one as error
-    assert {(x, y) for _, x, y in panels} == {("a", axes[1] if len(axes) > 1 else None)}
+    assert sum(n for n, _, _, _ in panels) == len(points)  # every point once, the failed one as error
+    assert {(x, y) for _, x, y, _ in panels} == {("a", axes[1] if len(axes) > 1 else None)}
+    assert all(order == {name: grid_values[name] for name in axes} for *_, order in panels)  # the grid's order
