@@ -12,6 +12,7 @@ from papermill.exceptions import PapermillExecutionError
 from hopbook import book
 from hopbook.prose import UnrecordedCitation
 from hopbook.chapters import PROFILES, Chapter, ChapterError, ParameterError, discover
+from hopbook.claims import verdict_label
 from hopbook.runner import run_chapter
 from hopbook.sweep import FAILED, MAPS, TABLE, sweep
 
@@ -72,7 +73,7 @@ def cmd_sweep(root: Path, args: argparse.Namespace) -> None:
     points = table.drop_duplicates("run")
     print(f"{chapter.slug}: {len(points)} points, {(points['verdict'] == FAILED).sum()} failed")
     for claim, rows in table.dropna(subset="claim").groupby("claim", sort=False):
-        print(f"  {claim}: holds at {(rows['verdict'] == 'holds').sum()} of {len(points)} points")
+        print(f"  {claim}: holds at {(rows['verdict'] == verdict_label(True)).sum()} of {len(points)} points")
     print(f"wrote {out / TABLE} and the maps in {out / MAPS}")
 
 

@@ -47,11 +47,11 @@ def code_record(chapter: Chapter) -> dict[str, str]:
             **fp.code(fp.imported(chapter.code()))}
 
 
-def run_key(chapter: Chapter, params: dict) -> str:
-    """Hash of what a run's results depend on: its parameters, its code (code_record), the text
-    shipped in data/ and the versions of the libraries it runs on."""
+def run_key(chapter: Chapter, params: dict, code: dict[str, str] | None = None) -> str:
+    """Hash of what a run's results depend on: its parameters, its code (code_record, unless given),
+    the text shipped in data/ and the versions of the libraries it runs on."""
     return fp.fingerprint(
-        params=params, code=code_record(chapter), data=corpus.shipped(),
+        params=params, code=code or code_record(chapter), data=corpus.shipped(),
         versions={name: metadata.version(name) for name in _RECORDED_VERSIONS if name != "hopbook"},  # its code counts instead
     )
 
@@ -79,7 +79,7 @@ def overrides(chapter: Chapter | None, profile: str, params: dict) -> dict:
 def label(results: dict, chapter: Chapter | None) -> str:
     """How a run was made, truthfully: its profile and the parameters it overrode (as recorded, or
     for a run that recorded none, against the chapter's declaration today)."""
-    changed = results.get("overrides", None)
+    changed = results.get("overrides")
     if changed is None:
         changed = overrides(chapter, results["profile"], results["params"])
     return f"profile {results['profile']}" + (
@@ -129,9 +129,8 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path, command
     chapter.check_requirements(params)
     device = params.get("device", "cpu")
     # what runs is what the key and the commit describe, whatever is edited while it runs
-    notebook, key, commit = chapter.notebook(), run_key(chapter, params), git_state(chapter.source.parent)
-    code = code_record(chapter)
-    command = command or current_command()
+    notebook, code, commit = chapter.notebook(), code_record(chapter), git_state(chapter.source.parent)
+    key, command = run_key(chapter, params, code), command or current_command()
     out.mkdir(parents=True, exist_ok=True)
     (out / RESULTS_FILE).unlink(missing_ok=True)  # results first: they mark a finished run
     (out / f"{chapter.slug}.ipynb").unlink(missing_ok=True)
