@@ -267,13 +267,15 @@ def gpu_markdown(folder: Path, gpu_runs: dict[str, dict], chapters: dict[str, Ch
         if note.exists():
             parts.append(note.read_text())
     for path in benchmarks:
-        parts += [f"## Benchmark `{path.name}`\n", f"```{{literalinclude}} ../{GPU_RUNS}/{path.name}", ":language: text", "```\n"]
+        parts += [f"## Benchmark `{path.name}`\n",
+                  f"```{{literalinclude}} ../{GPU_RUNS}/{path.name}", ":language: text", "```\n"]
     return "\n".join(parts)
 
 
 def _stale_banner(name: str, r: dict, chapter: Chapter | None) -> str:
     stale = staleness(r, chapter)
-    kind, says = ("warning", f"Stale: {stale}.") if stale else ("note", "Current: the code it ran is the code of this book.")
+    kind, says = ("warning", f"Stale: {stale}.") if stale else \
+        ("note", "Current: the code it ran is the code of this book.")
     return f":::{{{kind}}}\nRun `{name}` on {r['device']}, {label(r, chapter)}. {says}\n:::"
 
 
@@ -298,8 +300,8 @@ def sweeps_markdown(sweeps: list[dict]) -> str:
         ]
         parts += [f"- point `{Path(run).name}`: {error}" for run, error in zip(failed["run"], failed["error"])]
         for claim, statement in table.dropna(subset="claim").drop_duplicates("claim")[["claim", "statement"]].values:
-            parts.append(f"```{{figure}} robustness/{chapter.slug}/{s['name']}/{claim}.png\n:alt: where {claim} holds\n\n"
-                         f"`{claim}`: {statement}\n```\n")
+            parts.append(f"```{{figure}} robustness/{chapter.slug}/{s['name']}/{claim}.png\n"
+                         f":alt: where {claim} holds\n\n`{claim}`: {statement}\n```\n")
     return "\n".join(parts)
 
 
@@ -321,7 +323,8 @@ def stage(root: Path, all_results: list[dict], sweeps: list[dict]) -> None:
         notebook = root / GPU_RUNS / name / f"{r['chapter']}.ipynb"
         if notebook.exists():
             chapter = chapters.get(r["chapter"])
-            nbformat.write(page(notebook, r, chapter, _stale_banner(name, r, chapter)), root / GPU_PAGES / f"{name}.ipynb")
+            shown = page(notebook, r, chapter, _stale_banner(name, r, chapter))
+            nbformat.write(shown, root / GPU_PAGES / f"{name}.ipynb")
             notebooks.add(name)
     benchmarks = sorted((root / GPU_RUNS).glob("*.txt"))
     (root / GPU_PAGE).write_text(gpu_markdown(root / GPU_RUNS, gpu_runs, chapters, notebooks, benchmarks))

@@ -95,8 +95,11 @@ def _run(chapter: Chapter, profile: str, points: list[Point], scheduler: str | N
     run sets its kernel's environment process-wide) and share the output folder with this machine."""
     from dask.distributed import Client, as_completed
 
-    client = Client(scheduler) if scheduler else Client(
-        n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    try:
+        client = Client(scheduler, timeout="10s") if scheduler else Client(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+    except OSError as err:  # no scheduler answers at that address
+        raise ParameterError(f"no Dask scheduler answers at {scheduler}: {err}") from None
     with client:
         threads = client.nthreads()
         if any(n > 1 for n in threads.values()):
@@ -107,7 +110,8 @@ def _run(chapter: Chapter, profile: str, points: list[Point], scheduler: str | N
         errors = {}
         for future in tqdm(as_completed(futures), total=len(futures), desc=f"{chapter.slug} sweep", unit="point"):
             # a point fails inside its run (the error it returns) or with its worker (lost, killed)
-            errors[futures[future].out] = future.result() if future.status == "finished" else _describe(future.exception())
+            failed = future.status != "finished"
+            errors[futures[future].out] = _describe(future.exception()) if failed else future.result()
     return {out: error for out, error in errors.items() if error}
 
 
@@ -131,7 +135,8 @@ def _table(points: list[Point], errors: dict[Path, str], out: Path) -> pd.DataFr
     rows = []
     for p in points:
         results = None if p.out in errors else read_results(p.out)
-        error = errors.get(p.out) or ("" if results else f"no {p.out.name}/results.json (is the folder shared with the workers?)")
+        missing = f"no {p.out.name}/results.json (is the folder shared with the workers?)"
+        error = errors.get(p.out) or ("" if results else missing)
         claims = results["claims"] if results else [{"id": None, "statement": None, "holds": None}]
         for claim in claims:
             rows.append({**p.values, "claim": claim["id"], "statement": claim["statement"],

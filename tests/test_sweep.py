@@ -104,3 +104,24 @@ def test_maps_facet_the_parameters_beyond_two(tmp_path, axes, monkeypatch):
     assert sum(n for n, _, _, _ in panels) == len(points)  # every point once, the failed one as error
     assert {(x, y) for _, x, y, _ in panels} == {("a", axes[1] if len(axes) > 1 else None)}
     assert all(order == {name: grid_values[name] for name in axes} for *_, order in panels)  # the grid's order
+
+
+def test_a_running_cluster_named_by_its_address_runs_the_points_with_one_thread_per_worker(tmp_path):
+    from dask.distributed import LocalCluster
+
+    write_chapter(tmp_path, "toy", BODY, META, PARAMS)
+    out = tmp_path / "sweep"
+    done = hopbook("--root", str(tmp_path), "sweep", "toy", "-p", "size", "2,4", "--out", str(out),
+                   "--scheduler", "tcp://127.0.0.1:9")
+    assert done.returncode == 1 and "hopbook: no Dask scheduler answers at tcp://127.0.0.1:9" in done.stderr, done.stderr
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, protocol="tcp://",
+                      dashboard_address=None) as cluster:
+        done = hopbook("--root", str(tmp_path), "sweep", "toy", "-p", "size", "2,4", "--out", str(out),
+                       "--scheduler", cluster.scheduler_address)
+    assert done.returncode == 1 and "run 2 threads each; a sweep needs one per worker" in done.stderr, done.stderr
+    assert not (out / "points" / "size=2" / "results.json").exists()
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        done = hopbook("--root", str(tmp_path), "sweep", "toy", "-p", "size", "2,4", "--out", str(out),
+                       "--scheduler", cluster.scheduler_address)
+    assert done.returncode == 0, done.stderr
+    assert "toy: 2 points, 0 failed" in done.stdout and "small: holds at 1 of 2 points" in done.stdout
