@@ -16,7 +16,7 @@ import torch
 from diffusers import DDPMScheduler
 from torch import Tensor, nn
 
-from hopbook.checkpoints import trained
+from hopbook.checkpoints import trained, trained_together
 from hopbook.ddpm import Recipe
 from hopbook.stats import mean_se
 
@@ -61,18 +61,21 @@ def continual(
     architecture: dict, task1: Tensor, task2: dict[str, Tensor], buffers: dict[str, Tensor | None],
     recipes: tuple[Recipe, Recipe], seed: int, score: Callable[[nn.Module], Tensor], *,
     start: tuple[nn.Module, str] | None = None, schedule: DDPMScheduler | None = None, folder: Path | None = None,
+    together: bool = True,
 ) -> Forgetting:
     """Task 1, then each Task 2 from the Task-1 model with each replay buffer (indices into task1,
-    or None), every model trained or loaded from the checkpoint cache, and `score` of every model."""
+    or None), every model trained or loaded from the checkpoint cache, and `score` of every model.
+    The Task-2 models train as one ensemble, or one after another when `together` is False."""
     common = {"folder": folder, "schedule": schedule}
     model1, key1 = trained(architecture, task1, recipes[0], seed, start=start, desc="Task 1", **common)
-    after_task1, after_task2 = score(model1), {}
-    for setting, data in task2.items():
-        after_task2[setting] = {}
-        for policy, idx in buffers.items():
-            model2, _ = trained(
-                architecture, data, recipes[1], seed + 1, start=(model1, key1),
-                replay=None if idx is None else task1[idx], desc=f"Task 2, {setting}, replay {policy}", **common,
-            )
-            after_task2[setting][policy] = score(model2)
+    after_task1 = score(model1)
+    jobs = [(setting, policy) for setting in task2 for policy in buffers]
+    models = trained_together(
+        architecture, [task2[setting] for setting, _ in jobs], recipes[1], seed + 1, start=(model1, key1),
+        replays=[None if buffers[policy] is None else task1[buffers[policy]] for _, policy in jobs],
+        desc=f"Task 2, {len(jobs)} models", together=together, **common,
+    )
+    after_task2 = {setting: {} for setting in task2}
+    for (setting, policy), (model2, _) in zip(jobs, models):
+        after_task2[setting][policy] = score(model2)
     return Forgetting(after_task1, after_task2)

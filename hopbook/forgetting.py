@@ -8,6 +8,7 @@ batched over rotations, so thousands of them run as one call, on any device.
 """
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -60,26 +61,99 @@ def cluster_outlier_memories(n_cluster: int, dim: int, cosine: float, constructi
 
 
 def antisymmetric_generators(n: int, dim: int, generator: torch.Generator, dtype: torch.dtype = torch.float64) -> Tensor:
-    """n random generators A = (W - W^T) / 2 with W_ij ~ N(0, 1): off-diagonal entries of variance 1/2."""
-    W = torch.randn(n, dim, dim, generator=generator, dtype=dtype)
-    return (W - W.mT) / 2
+    """n random antisymmetric generators A with independent N(0, 1/2) entries above the diagonal: the law
+    of (W - W^T) / 2 with W_ij ~ N(0, 1), from dim (dim - 1) / 2 normals per generator instead of dim^2.
+
+    The normals are drawn in float32 by torch's vectorised sampler (float64 sampling is six times slower)
+    and widened; A is assembled a block of generators at a time, so no temporary is as large as A.
+    """
+    upper = torch.ones(dim, dim, dtype=torch.bool).triu_(1)
+    normals = torch.randn(n, dim * (dim - 1) // 2, generator=generator).to(dtype).mul_(math.sqrt(GENERATOR_VARIANCE))
+    A = torch.empty(n, dim, dim, dtype=dtype)
+    for block, rows in zip(A.split(_BLOCK), normals.split(_BLOCK)):
+        triangle = torch.zeros_like(block).masked_scatter_(upper, rows)
+        torch.sub(triangle, triangle.mT, out=block)
+    return A
+
+
+_BLOCK = 256  # generators assembled at a time: blocks of a few MB reuse memory instead of faulting in fresh pages
 
 
 GENERATOR_VARIANCE = 0.5  # variance s^2 of each off-diagonal entry of A, for the second-order formula
 
 
-def rotations(A: Tensor, eps: float) -> Tensor:
-    """R = expm(eps A) for a batch of antisymmetric generators: orthogonal, det 1."""
-    return torch.linalg.matrix_exp(eps * A)
+def expm_apply(x: Tensor, A: Tensor, t: float, rtol: float = 2.0**-53) -> Tensor:
+    """x expm(t A) for row vectors x (..., n, d), batched over matrices A (..., d, d), without forming expm(t A).
+
+    The Taylor series applied to vectors, in s substeps of size h = t / s with h ||A|| <= 2 (||A|| bounded by
+    the Frobenius norm, the largest of the batch), as in Al-Mohy and Higham's expmv. A substep from y stops
+    after the term y_k = y_{k-1} (h A) / k once the tail it leaves, at most ||y_k|| r / (1 - r) with
+    r = h ||A|| / (k + 1), is below rtol ||y|| for every vector of the batch: a checked bound, not a fixed
+    number of terms.
+    """
+    norm = torch.linalg.matrix_norm(A).amax().item()  # Frobenius >= spectral norm, bounds ||y A|| / ||y||
+    if not math.isfinite(norm * t):
+        raise ValueError(f"expm_apply needs finite matrices and t; got ||A|| = {norm}, t = {t}")
+    steps = max(1, math.ceil(abs(t) * norm / 2))
+    h = t / steps
+    y = x
+    for _ in range(steps):
+        tolerance = rtol * y.norm(dim=-1)
+        term, spare = y, None
+        for k in range(1, MAX_TERMS + 1):
+            new = (torch.matmul(term, A) if spare is None else torch.matmul(term, A, out=spare)).mul_(h / k)
+            spare, term = (term if k > 1 else None), new  # two buffers in turn: fresh memory costs page faults
+            y = y + term if k == 1 else y.add_(term)
+            r = abs(h) * norm / (k + 1)
+            if r < 1 and bool((term.norm(dim=-1) * (r / (1 - r)) <= tolerance).all()):
+                break
+        else:
+            raise RuntimeError(f"the series of expm(t A) x did not reach rtol {rtol} in {MAX_TERMS} terms "
+                               "(is x finite?)")
+    return y
 
 
-def energy_rise(x: Tensor, memories: Tensor, R: Tensor, beta: float) -> Tensor:
+MAX_TERMS = 60  # with h ||A|| <= 2 the tail is below 2^-53 after about 25 terms
+
+
+@dataclass(frozen=True)
+class Rotations:
+    """A batch of rotations R = expm(eps A), one per antisymmetric generator A (shape (n, d, d)): orthogonal, det 1.
+
+    The chapters need R mostly through R^T x for a few states x (E(x | R X) = E(R^T x | X)), which
+    `transpose_apply` computes on the vectors (expm_apply) without forming R; `matrices` forms R where a
+    chapter rotates data. Indexing selects rotations: R[:k], or R[:, None] to broadcast over memory sets.
+    """
+
+    generators: Tensor
+    eps: float
+
+    def __len__(self) -> int:
+        return len(self.generators)
+
+    def __getitem__(self, index) -> "Rotations":
+        return Rotations(self.generators[index], self.eps)
+
+    def transpose_apply(self, x: Tensor) -> Tensor:
+        """R^T x for row states x (..., n, d), as rows x R: shape (n_rotations, ..., n, d)."""
+        return expm_apply(x, self.generators, self.eps)
+
+    def apply(self, x: Tensor) -> Tensor:
+        """R x for row states x (..., n, d), as rows x R^T = x expm(-eps A): shape (n_rotations, ..., n, d)."""
+        return expm_apply(x, self.generators, -self.eps)
+
+    def matrices(self) -> Tensor:
+        """The rotation matrices themselves, torch.linalg.matrix_exp(eps A): shape (n_rotations, d, d)."""
+        return torch.linalg.matrix_exp(self.eps * self.generators)
+
+
+def energy_rise(x: Tensor, memories: Tensor, R: Rotations, beta: float) -> Tensor:
     """E(x | R X) - E(x | X) for each rotation R and each state x: shape (n_rotations, ..., n_states).
 
     Uses the rotation identity E(x | R X) = E(R^T x | X), so the memories are never rotated. Batches
-    of memory sets (..., N, d) with states (..., n, d) take rotations shaped (n_rotations, 1, ..., d, d).
+    of memory sets (..., N, d) with states (..., n, d) take rotations indexed as R[:, None, ...].
     """
-    rotated_states = x @ R  # row x R = (R^T x)^T
+    rotated_states = R.transpose_apply(x)
     return energy(rotated_states, memories, beta) - energy(x, memories, beta)
 
 
@@ -104,20 +178,20 @@ def finite_difference_sharpness(
     return 2 * rise.mean(0) / sigma**2
 
 
-def replay_gain(x: Tensor, memories: Tensor, R: Tensor, beta: float, replayed: Tensor) -> Tensor:
+def replay_gain(x: Tensor, memories: Tensor, R: Rotations, beta: float, replayed: Tensor) -> Tensor:
     """Raw replay gain E(x | R X) - E(x | R X + {xi_r}) for each rotation, state and replayed memory.
 
     Shape (n_rotations, n_states, n_replayed). Computed directly from the two log-sum-exps. Batches
     of memory sets work as in energy_rise.
     """
-    rotated_states = x @ R  # (n_rot, n_states, d); E(x | R X) = E(R^T x | X)
+    rotated_states = R.transpose_apply(x)  # (n_rot, n_states, d); E(x | R X) = E(R^T x | X)
     task2 = torch.logsumexp(beta * rotated_states @ memories.mT, dim=-1)  # beta * lse over rotated memories
     replay = beta * x @ replayed.mT  # (n_states, n_replayed): the replayed memory is not rotated
     with_replay = torch.logaddexp(task2[..., None], replay)
     return (with_replay - task2[..., None]) / beta
 
 
-def replay_identity(x: Tensor, memories: Tensor, R: Tensor, beta: float, replayed_index: Tensor) -> Tensor:
+def replay_identity(x: Tensor, memories: Tensor, R: Rotations, beta: float, replayed_index: Tensor) -> Tensor:
     """The same gain from the identity beta^{-1} log(1 + p_r e^{beta dE}), with p_r the Task-1 softmax
     weight of the replayed memory at x and dE the energy rise."""
     p = softmax_weights(x, memories, beta)[..., replayed_index]  # (n_states, n_replayed)

@@ -23,7 +23,7 @@ def energy(x: Tensor, X: Tensor, beta: float, tile: int | None = None) -> Tensor
     if tile is None:
         lse = torch.logsumexp(beta * x @ X.mT, dim=-1)
     else:
-        lse = _logsumexp_tiled(beta * x.reshape(-1, x.shape[-1]), X, tile).view(x.shape[:-1])
+        lse = _logsumexp_tiled(x.reshape(-1, x.shape[-1]), X, beta, tile).view(x.shape[:-1])
     return 0.5 * (x * x).sum(dim=-1) - lse / beta
 
 
@@ -37,20 +37,22 @@ def ramsauer_energy(x: Tensor, X: Tensor, beta: float) -> Tensor:
     return energy(x, X, beta) + math.log(X.shape[-2]) / beta + 0.5 * M**2
 
 
-def _logsumexp_tiled(q: Tensor, X: Tensor, tile: int) -> Tensor:
-    """log sum_mu exp(q_i^T xi_mu) for each row q_i, one (tile x tile) block of scores at a time.
+def _logsumexp_tiled(x: Tensor, X: Tensor, beta: float, tile: int) -> Tensor:
+    """log sum_mu exp(beta x_i^T xi_mu) for each row x_i, one (tile x tile) block of scores at a time.
 
     The online form: keep the running maximum m and the sum s of exp(score - m); a new block with
-    larger maximum m' rescales s by exp(m - m'). Nothing overflows and no score matrix is kept.
+    larger maximum m' rescales s by exp(m - m'). Nothing overflows and no score matrix is kept; the
+    block is exponentiated in place, so its GEMM is most of the work.
     """
     out = []
-    for rows in q.split(tile):
-        m = torch.full((rows.shape[0],), -torch.inf, dtype=q.dtype, device=q.device)
+    for rows in x.split(tile):
+        q = beta * rows
+        m = torch.full((rows.shape[0],), -torch.inf, dtype=x.dtype, device=x.device)
         s = torch.zeros_like(m)
         for block in X.split(tile):
-            scores = rows @ block.T
+            scores = q @ block.T
             m_new = torch.maximum(m, scores.amax(dim=1))
-            s = s * torch.exp(m - m_new) + torch.exp(scores - m_new[:, None]).sum(dim=1)
+            s = s * torch.exp(m - m_new) + scores.sub_(m_new[:, None]).exp_().sum(dim=1)
             m = m_new
         out.append(m + torch.log(s))
     return torch.cat(out)

@@ -21,8 +21,9 @@ def flatten_normalised(images: Tensor) -> Tensor:
 def image_energy(images: Tensor, memories: Tensor, beta: float, tile: int = 2048, device: str = "cpu") -> Tensor:
     """Hopfield energy of each image against all memory images, streamed in tiles: at CIFAR scale
     (25,000 x 25,000 images) no score matrix is ever held whole."""
-    x = flatten_normalised(images).to(device)
-    return energy(x, flatten_normalised(memories).to(device), beta, tile=tile).cpu()
+    X = flatten_normalised(memories).to(device)
+    x = X if images is memories else flatten_normalised(images).to(device)  # one copy when they are one set
+    return energy(x, X, beta, tile=tile).cpu()
 
 
 def image_sharpness(images: Tensor, memories: Tensor, beta: float, tile: int = 2048, device: str = "cpu") -> Tensor:

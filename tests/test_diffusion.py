@@ -1,5 +1,6 @@
 """Image loaders, the streamed energy, the reconstruction metric, continual training and the checkpoint cache."""
 
+import copy
 import pickle
 import struct
 
@@ -215,6 +216,36 @@ def test_a_save_killed_midway_leaves_nothing_that_looks_finished(tmp_path, monke
     monkeypatch.setattr(checkpoints, "save_file", real_save)
     _, key = checkpoints.trained(ARCH, data, RECIPE, seed=0, folder=tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == [f"{key}.safetensors"]  # the debris is gone
+
+
+def test_an_ensemble_trains_each_model_as_it_would_train_alone():
+    data = images.load("digits")[0][:64]
+    start = ddpm.unet(**ARCH)
+    jobs = [(data, None, 1), (data.flip(0), data[:4], 2), (data, data[10:20], 3)]  # data, replay buffer, seed
+    alone = [ddpm.train(copy.deepcopy(start), d, RECIPE, s, r) for d, r, s in jobs]
+    together = ddpm.train_together([copy.deepcopy(start) for _ in jobs], [d for d, _, _ in jobs], RECIPE,
+                                   [s for _, _, s in jobs], [r for _, r, _ in jobs])
+    moved = [(weights(m) - weights(start)).abs().max() for m in alone]
+    for i, model in enumerate(together):
+        assert not model.training
+        gaps = [(weights(model) - weights(other)).abs().max() for other in alone]
+        assert gaps[i] < 0.05 * moved[i]  # its own training, up to rounding (amplified by Adam)
+        assert all(gap > 0.3 * moved[i] for j, gap in enumerate(gaps) if j != i)  # and no other model's
+
+
+def test_models_trained_together_are_cached_under_the_keys_they_would_have_alone(tmp_path, monkeypatch):
+    data = images.load("digits")[0][:32]
+    model, key = checkpoints.trained(ARCH, data, RECIPE, seed=0, folder=tmp_path)
+    start = (model, key)
+    pairs = checkpoints.trained_together(ARCH, [data, data.flip(0)], RECIPE, 1, start=start, replays=[None, data[:4]],
+                                         folder=tmp_path)
+    alone = [checkpoints.checkpoint_key(ARCH, d, RECIPE, 1, start, r, None) for d, r in [(data, None), (data.flip(0), data[:4])]]
+    assert [k for _, k in pairs] == alone and all((tmp_path / f"{k}.safetensors").exists() for k in alone)
+    monkeypatch.setattr(ddpm, "train_together", lambda *a, **k: pytest.fail("retrained cached models"))
+    monkeypatch.setattr(ddpm, "train", lambda *a, **k: pytest.fail("retrained a cached model"))
+    again = checkpoints.trained_together(ARCH, [data, data.flip(0)], RECIPE, 1, start=start, replays=[None, data[:4]],
+                                         folder=tmp_path)
+    assert all(torch.equal(weights(a), weights(b)) for (a, _), (b, _) in zip(pairs, again))
 
 
 def test_replay_mixes_the_buffer_into_every_batch(monkeypatch):

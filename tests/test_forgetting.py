@@ -1,14 +1,16 @@
 """Intrinsic forgetting and replay: the constructions, identities and formulas on small cases."""
 
 
+import numpy as np
 import pytest
+import scipy.linalg
 import torch
 
 from hopbook import boltzmann
 from hopbook.forgetting import (
-    antisymmetric_generators, canonical_replays, cluster_outlier_memories, duplicate_baseline, energy_rise,
-    equal_angular_memories, finite_difference_sharpness, latent_gaussian_memories, replay_gain, replay_identity,
-    replay_ordering_steps, rotations, second_order_rise, task1_fixed_points,
+    Rotations, antisymmetric_generators, canonical_replays, cluster_outlier_memories, duplicate_baseline,
+    energy_rise, equal_angular_memories, expm_apply, finite_difference_sharpness, latent_gaussian_memories,
+    replay_gain, replay_identity, replay_ordering_steps, second_order_rise, task1_fixed_points,
 )
 from hopbook.hopfield import energy, energy_hessian
 
@@ -43,13 +45,52 @@ def test_rotations_are_orthogonal_and_give_the_rotation_identity():
     gen = torch.Generator().manual_seed(1)
     A = antisymmetric_generators(20, 7, gen)
     assert torch.equal(A, -A.mT)
-    R = rotations(A, 0.3)
-    assert torch.allclose(R @ R.mT, torch.eye(7).expand(20, 7, 7), atol=1e-12)
-    assert torch.allclose(torch.linalg.det(R), torch.ones(20))
+    R = Rotations(A, 0.3)
+    M = R.matrices()
+    assert torch.allclose(M @ M.mT, torch.eye(7).expand(20, 7, 7), atol=1e-12)
+    assert torch.allclose(torch.linalg.det(M), torch.ones(20))
     X = equal_angular_memories(4, 7, 0.3)
     x = task1_fixed_points(X, beta=6.0)
-    explicit = energy(x.expand(20, -1, -1), X @ R.mT, 6.0) - energy(x, X, 6.0)
+    explicit = energy(x.expand(20, -1, -1), X @ M.mT, 6.0) - energy(x, X, 6.0)
     assert torch.allclose(energy_rise(x, X, R, 6.0), explicit, atol=1e-13)
+
+
+def test_generators_have_the_law_of_w_minus_w_transpose_over_two():
+    A = antisymmetric_generators(4000, 6, torch.Generator().manual_seed(7))
+    assert torch.equal(A, -A.mT) and torch.equal(torch.diagonal(A, dim1=-2, dim2=-1), torch.zeros(4000, 6))
+    upper = A[:, *torch.triu_indices(6, 6, offset=1)]
+    assert upper.var().item() == pytest.approx(0.5, rel=0.03)
+    assert upper.mean().abs() < 0.01
+    assert torch.corrcoef(upper.T).fill_diagonal_(0).abs().max() < 0.06  # independent entries
+
+
+@pytest.mark.parametrize(("dim", "eps"), [(7, 0.3), (50, 0.05), (50, 1.0), (120, 0.5)])
+def test_rotations_of_vectors_match_scipy_expm(dim, eps):
+    gen = torch.Generator().manual_seed(dim)
+    R = Rotations(antisymmetric_generators(8, dim, gen), eps)
+    x = torch.randn(3, dim, generator=gen)
+    expm = np.stack([scipy.linalg.expm(eps * a) for a in R.generators.numpy()])
+    assert np.abs(R.transpose_apply(x).numpy() - x.numpy() @ expm).max() < 1e-12
+    assert np.abs(R.apply(x).numpy() - x.numpy() @ expm.transpose(0, 2, 1)).max() < 1e-12
+    assert np.abs(R.matrices().numpy() - expm).max() < 1e-12
+    assert torch.allclose(R.apply(R.transpose_apply(x)), x.expand(8, 3, dim), atol=1e-12)  # R R^T = I
+
+
+def test_rotations_broadcast_over_memory_sets_and_select_by_index():
+    gen = torch.Generator().manual_seed(8)
+    R = Rotations(antisymmetric_generators(5, 6, gen), 0.2)
+    x = torch.randn(4, 3, 6, generator=gen)  # 4 memory sets' states
+    batched = R[:, None].transpose_apply(x)
+    assert batched.shape == (5, 4, 3, 6)
+    assert torch.allclose(batched[2, 1], x[1] @ R.matrices()[2], atol=1e-13)
+    assert len(R[:2]) == 2 and torch.equal(R[:2].generators, R.generators[:2])
+
+
+def test_expm_apply_refuses_what_cannot_converge():
+    with pytest.raises(ValueError, match="finite"):
+        expm_apply(torch.ones(1, 3), torch.full((1, 3, 3), float("nan")), 0.1)
+    with pytest.raises(RuntimeError, match="did not reach"):
+        expm_apply(torch.full((1, 3), float("nan")), torch.eye(3)[None], 0.1)
 
 
 def test_hessian_matches_autograd_and_finite_differences_approach_its_trace():
@@ -65,7 +106,7 @@ def test_hessian_matches_autograd_and_finite_differences_approach_its_trace():
 def test_second_order_formula_matches_monte_carlo_at_small_rotation():
     X = equal_angular_memories(4, 7, 0.3)
     x = task1_fixed_points(X, beta=6.0)
-    R = rotations(antisymmetric_generators(20000, 7, torch.Generator().manual_seed(3)), 0.01)
+    R = Rotations(antisymmetric_generators(20000, 7, torch.Generator().manual_seed(3)), 0.01)
     mc = energy_rise(x, X, R, 6.0).mean(0)
     assert torch.allclose(mc, second_order_rise(x, X, 6.0, 0.01), rtol=0.05)
 
@@ -73,10 +114,10 @@ def test_second_order_formula_matches_monte_carlo_at_small_rotation():
 def test_replay_gain_identity_and_duplicate_baseline():
     X = equal_angular_memories(4, 7, 0.3)
     x = task1_fixed_points(X, beta=6.0)
-    R = rotations(antisymmetric_generators(10, 7, torch.Generator().manual_seed(4)), 0.1)
+    R = Rotations(antisymmetric_generators(10, 7, torch.Generator().manual_seed(4)), 0.1)
     raw = replay_gain(x, X, R, 6.0, X)
     assert torch.allclose(raw, replay_identity(x, X, R, 6.0, torch.arange(5)), atol=1e-13)
-    unrotated = replay_gain(x, X, torch.eye(7)[None], 6.0, X)[0]
+    unrotated = replay_gain(x, X, Rotations(torch.zeros(1, 7, 7), 0.1), 6.0, X)[0]
     assert torch.allclose(unrotated, duplicate_baseline(x, X, 6.0, torch.arange(5)), atol=1e-13)
 
 
@@ -112,7 +153,7 @@ def test_boltzmann_fit_reaches_a_stationary_point_or_says_it_did_not():
 def test_boltzmann_likelihood_is_rotation_invariant():
     gen = torch.Generator().manual_seed(6)
     W, x = torch.randn(4, 6, generator=gen), torch.randn(40, 6, generator=gen)
-    R = rotations(antisymmetric_generators(3, 6, gen), 0.7)  # (3, 6, 6); rows rotate as x R^T
+    R = Rotations(antisymmetric_generators(3, 6, gen), 0.7).matrices()  # (3, 6, 6); rows rotate as x R^T
     rotated = boltzmann.negative_log_likelihood(x @ R.mT, W @ R.mT, 1.7)
     assert torch.allclose(rotated, boltzmann.negative_log_likelihood(x, W, 1.7).expand(3), rtol=0, atol=1e-12)
 
@@ -120,7 +161,7 @@ def test_boltzmann_likelihood_is_rotation_invariant():
 def test_a_task2_fit_on_rotated_data_is_the_rotated_task1_fit():
     X = equal_angular_memories(3, 6, 0.3)
     samples, W1, _ = boltzmann.fit_task1(X, 1.0, 300, 1.0, 8.0, seed=0)
-    R = rotations(antisymmetric_generators(2, 6, torch.Generator().manual_seed(1)), 0.05)
+    R = Rotations(antisymmetric_generators(2, 6, torch.Generator().manual_seed(1)), 0.05).matrices()
     W2, _ = boltzmann.fit(W1.expand(2, -1, -1), samples.flatten(0, 1) @ R.mT, 8.0)  # two fits as one batch
     assert (W2 - W1 @ R.mT).abs().max() < 1e-6
     assert (W2 - W1).abs().max() > 1e-2  # the rotation moved the memories: the check is not vacuous
