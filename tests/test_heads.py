@@ -56,7 +56,8 @@ def test_rows_at_one_query_per_window_are_those_rows_of_the_full_logits(minilm):
     batch = windows(tokenizer, ids, 20, 5, seed=2)
     at = torch.tensor([3, 0, 19, 7, 7])
     full = attention_logits(model, batch, chunk=2)
-    assert torch.allclose(attention_logits(model, batch, at=at, chunk=3), full[:, :, torch.arange(5), at], atol=1e-6)
+    rows = attention_logits(model, batch, at=at, chunk=3)  # float32 through other chunk sizes: rounding differs
+    assert torch.allclose(rows, full[:, :, torch.arange(5), at], rtol=1e-5, atol=1e-5)
 
 
 def test_recall_is_the_first_occurrence_weighted_most_apart_from_the_query_itself():
