@@ -68,7 +68,8 @@ def antisymmetric_generators(n: int, dim: int, generator: torch.Generator, dtype
     and widened; A is assembled a block of generators at a time, so no temporary is as large as A.
     """
     upper = torch.ones(dim, dim, dtype=torch.bool).triu_(1)
-    normals = torch.randn(n, dim * (dim - 1) // 2, generator=generator).to(dtype).mul_(math.sqrt(GENERATOR_VARIANCE))
+    normals = torch.randn(n, dim * (dim - 1) // 2, generator=generator).to(dtype)
+    normals.mul_(math.sqrt(GENERATOR_VARIANCE))
     A = torch.empty(n, dim, dim, dtype=dtype)
     for block, rows in zip(A.split(_BLOCK), normals.split(_BLOCK)):
         triangle = torch.zeros_like(block).masked_scatter_(upper, rows)
@@ -99,10 +100,9 @@ def expm_apply(x: Tensor, A: Tensor, t: float, rtol: float = 2.0**-53) -> Tensor
     y = x
     for _ in range(steps):
         tolerance = rtol * y.norm(dim=-1)
-        term, spare = y, None
+        term = y
         for k in range(1, MAX_TERMS + 1):
-            new = (torch.matmul(term, A) if spare is None else torch.matmul(term, A, out=spare)).mul_(h / k)
-            spare, term = (term if k > 1 else None), new  # two buffers in turn: fresh memory costs page faults
+            term = torch.matmul(term, A).mul_(h / k)
             y = y + term if k == 1 else y.add_(term)
             r = abs(h) * norm / (k + 1)
             if r < 1 and bool((term.norm(dim=-1) * (r / (1 - r)) <= tolerance).all()):
