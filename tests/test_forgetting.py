@@ -6,7 +6,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from hopbook import boltzmann
+from hopbook import boltzmann, forgetting
 from hopbook.forgetting import (
     Rotations, antisymmetric_generators, canonical_replays, cluster_outlier_memories, duplicate_baseline,
     energy_rise, equal_angular_memories, expm_apply, finite_difference_sharpness, latent_gaussian_memories,
@@ -84,6 +84,24 @@ def test_rotations_broadcast_over_memory_sets_and_select_by_index():
     assert batched.shape == (5, 4, 3, 6)
     assert torch.allclose(batched[2, 1], x[1] @ R.matrices()[2], atol=1e-13)
     assert len(R[:2]) == 2 and torch.equal(R[:2].generators, R.generators[:2])
+
+
+def test_expm_apply_in_chunks_equals_one_batch(monkeypatch):
+    gen = torch.Generator().manual_seed(9)
+    A = antisymmetric_generators(10, 6, gen)
+    cases = [(torch.randn(3, 6, generator=gen), A),  # shared states
+             (torch.randn(10, 3, 6, generator=gen), A),  # one batch of states per matrix
+             (torch.randn(4, 3, 6, generator=gen), A[:, None])]  # broadcast over 4 memory sets
+    whole = [expm_apply(x, a, 0.3) for x, a in cases]
+    chunks = []
+    one_chunk = forgetting._expm_apply
+    monkeypatch.setattr(forgetting, "_expm_apply", lambda *args: chunks.append(len(args[1])) or one_chunk(*args))
+    monkeypatch.setattr(forgetting, "_CHUNK_BYTES", 3 * A[0].nbytes)
+    for (x, a), expected in zip(cases, whole):
+        chunks.clear()
+        result = expm_apply(x, a, 0.3)
+        assert chunks == [3, 3, 3, 1]
+        assert result.shape == expected.shape and torch.allclose(result, expected, rtol=0, atol=1e-14)
 
 
 def test_expm_apply_refuses_what_cannot_converge():
