@@ -93,12 +93,12 @@ def expm_apply(x: Tensor, A: Tensor, t: float, rtol: float = 2.0**-53) -> Tensor
     number of terms. A long batch runs a chunk of matrices at a time (along A's first dimension, when it
     leads the result's), so each chunk stays in cache through all its terms.
     """
-    if A.dim() < 3 or A.dim() < x.dim() or A.numel() * A.element_size() <= _CHUNK_BYTES:
+    if A.dim() < 3 or A.dim() < x.dim():  # no leading batch of matrices to split
         return _expm_apply(x, A, t, rtol)
     chunk = max(1, _CHUNK_BYTES // (A[0].numel() * A.element_size()))
     paired = x.dim() == A.dim() and len(x) == len(A)  # x holds one batch of states per A[i]
-    return torch.cat([_expm_apply(x[i:i + chunk] if paired else x, A[i:i + chunk], t, rtol)
-                      for i in range(0, len(A), chunk)])
+    parts = [_expm_apply(x[i:i + chunk] if paired else x, A[i:i + chunk], t, rtol) for i in range(0, len(A), chunk)]
+    return torch.cat(parts) if len(parts) > 1 else parts[0]
 
 
 _CHUNK_BYTES = 2**22  # matrices per chunk of expm_apply, in bytes: fastest on the 2-core CPU (2 MB of L2 per core)
