@@ -11,16 +11,19 @@ import json
 import shutil
 import subprocess
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 
 import nbformat
 import yaml
 
-from hopbook import sweep
+from hopbook import prose, sweep, warm
 from hopbook.chapters import Chapter, ChapterError, ParameterError, discover
-from hopbook.claims import format_measured, verdict_label
+from hopbook.claims import format_measured, recorded_names, verdict_label
 from hopbook.rules import names_in
-from hopbook.runner import RESULTS_FILE, is_up_to_date, label, read_results, run_chapter, staleness
+from hopbook.runner import (
+    RESULTS_FILE, current_command, is_up_to_date, label, read_results, staleness, state as run_state,
+)
 
 CHAPTER_PAGES = "book/chapters"
 SCORECARD_PAGE = "book/scorecard.md"
@@ -57,11 +60,12 @@ def toc_chapters(root: Path, chapters: dict[str, Chapter]) -> list[Chapter]:
     return [chapters[slug] for slug in slugs]
 
 
-def bring_up_to_date(root: Path, profile: str, overrides: dict | None = None, log=print) -> list[dict]:
-    """Run every chapter of the profile that has no up-to-date run; return all their results.
+def planned_runs(root: Path, profile: str, overrides: dict | None = None) -> list[tuple[Chapter, dict]]:
+    """Every chapter of the book with its checked parameters for the profile.
 
     overrides set a parameter in every chapter that declares it (such as device); each must be
-    declared by some chapter, and every chapter's parameters are checked before anything runs.
+    declared by some chapter, and every chapter's parameters, data and device are checked here,
+    before anything runs.
     """
     chapters = toc_chapters(root, discover(root))
     overrides = overrides or {}
@@ -76,16 +80,38 @@ def bring_up_to_date(root: Path, profile: str, overrides: dict | None = None, lo
         except ParameterError as err:
             raise ParameterError(f"{chapter.slug}: {err}") from None
         planned.append((chapter, params))
-    results = []
-    for chapter, params in planned:
-        out = runs_dir(root, profile) / chapter.slug
-        if is_up_to_date(chapter, params, out):
-            log(f"{chapter.slug}: up to date ({out})")
-            results.append(read_results(out))
-        else:
+    return planned
+
+
+def status(root: Path, profile: str, overrides: dict | None = None) -> list[dict]:
+    """Per chapter, its slug, the state of its run of the profile (current, stale or missing) and the
+    reason: what changed since it ran, or where no run was found."""
+    rows = []
+    for chapter, params in planned_runs(root, profile, overrides):
+        state, reason = run_state(chapter, params, runs_dir(root, profile) / chapter.slug)
+        rows.append({"slug": chapter.slug, "state": state, "reason": reason})
+    return rows
+
+
+def status_lines(rows: list[dict]) -> list[str]:
+    """The status rows as lines: SLUG: STATE (REASON)."""
+    return [f"{r['slug']}: {r['state']}" + (f" ({r['reason']})" if r["reason"] else "") for r in rows]
+
+
+def bring_up_to_date(root: Path, profile: str, overrides: dict | None = None, log=print) -> list[dict]:
+    """Run every chapter of the profile that has no current run (see planned_runs), each in a fork of
+    this warmed process (hopbook.warm); return all their results."""
+    planned = planned_runs(root, profile, overrides)
+    outs = [runs_dir(root, profile) / chapter.slug for chapter, _ in planned]
+    todo = [not is_up_to_date(chapter, params, out) for (chapter, params), out in zip(planned, outs)]
+    if any(todo):
+        warm.warm_up()
+    command = current_command()
+    for (chapter, params), out, stale in zip(planned, outs, todo):
+        if stale:
             log(f"{chapter.slug}: running the {profile} profile")
-            results.append(run_chapter(chapter, params, profile, out))
-    return results
+            warm.run(chapter, params, profile, out, command)
+    return [read_results(out) for out in outs]
 
 
 def declared_sweeps(root: Path) -> list[dict]:
@@ -101,11 +127,18 @@ def declared_sweeps(root: Path) -> list[dict]:
     return declared
 
 
-def bring_sweep_up_to_date(declared: dict, log=print) -> dict:
-    """Run the stale points of a declared sweep; return it with its table and the folder of its maps."""
-    log(f"{declared['chapter'].slug}: sweep {declared['name']} ({declared['profile']} profile)")
-    table = sweep.sweep(declared["chapter"], declared["profile"], declared["grid"], declared["out"])
-    return {**declared, "table": table, "maps": declared["out"] / sweep.MAPS}
+def bring_sweeps_up_to_date(declared: list[dict], log=print) -> list[dict]:
+    """Run the stale points of the declared sweeps, on one warmed cluster (hopbook.sweep.cluster);
+    return each with its table and the folder of its maps."""
+    stale = [s for s in declared if any(not is_up_to_date(s["chapter"], p.params, p.out)
+                                        for p in sweep.grid(s["chapter"], s["profile"], s["grid"], s["out"]))]
+    done = []
+    with sweep.cluster() if stale else nullcontext() as client:
+        for s in declared:
+            log(f"{s['chapter'].slug}: sweep {s['name']} ({s['profile']} profile)")
+            table = sweep.sweep(s["chapter"], s["profile"], s["grid"], s["out"], client=client)
+            done.append({**s, "table": table, "maps": s["out"] / sweep.MAPS})
+    return done
 
 
 def latest_results(root: Path, profile: str | None = None) -> list[dict]:
@@ -219,11 +252,37 @@ def parameters_markdown(results: dict, chapter: Chapter | None) -> str:
             + ", ".join(shown) + ".")
 
 
-def page(notebook: Path, results: dict, chapter: Chapter | None, banner: str = "") -> nbformat.NotebookNode:
-    """An executed notebook as the book shows it: the declared parameters cell and the one papermill
-    injected hidden, one compact paragraph of the run's parameters in their place, and an optional
-    banner under the title. The notebook keeps both cells, so a downloaded copy reruns as it ran."""
+def with_prose(executed: nbformat.NotebookNode, source: nbformat.NotebookNode, slug: str) -> nbformat.NotebookNode:
+    """The executed notebook's code cells, outputs and all, in the prose of the chapter's source
+    today: a prose edit needs no rerun. Raises ChapterError if their code cells differ."""
+    ran = [c for c in executed.cells if c.cell_type == "code"]
+    injected = [c for c in ran if "injected-parameters" in c.metadata.get("tags", [])]
+    ran = iter(c for c in ran if c not in injected)
+    cells = []
+    for cell in source.cells:
+        if cell.cell_type != "code":
+            cells.append(cell)
+            continue
+        done = next(ran, None)
+        if done is None or done.source != cell.source:
+            raise ChapterError(f"{slug}: the code cells of its run differ from its source's; rerun it")
+        cells += [done, *injected] if "parameters" in cell.metadata.get("tags", []) else [done]
+    if next(ran, None) is not None:
+        raise ChapterError(f"{slug}: its run has more code cells than its source; rerun it")
+    shown = nbformat.from_dict(executed)
+    shown.cells = cells
+    return shown
+
+
+def page(notebook: Path, results: dict, chapter: Chapter | None, banner: str = "",
+         source: nbformat.NotebookNode | None = None) -> nbformat.NotebookNode:
+    """An executed notebook as the book shows it, in the prose of source if given (see with_prose):
+    the declared parameters cell and the one papermill injected hidden, one compact paragraph of
+    the run's parameters in their place, and an optional banner under the title. The notebook keeps
+    both cells, so a downloaded copy reruns as it ran."""
     nb = nbformat.read(notebook, as_version=4)
+    if source is not None:
+        nb = with_prose(nb, source, results["chapter"])
     position = None
     for index, cell in enumerate(nb.cells):
         tags = cell.metadata.setdefault("tags", [])
@@ -306,16 +365,17 @@ def sweeps_markdown(sweeps: list[dict]) -> str:
 
 
 def stage(root: Path, all_results: list[dict], sweeps: list[dict]) -> None:
-    """Stage the pages: the chapters' executed notebooks in book/chapters/, those of the committed GPU
-    runs in book/gpu/RUN.ipynb and their page book/gpu.md, the robustness maps and their page, the
-    scorecard."""
+    """Stage the pages: the chapters' executed notebooks in book/chapters/ (in today's prose, which
+    must cite only what their runs recorded), those of the committed GPU runs in book/gpu/RUN.ipynb
+    and their page book/gpu.md, the robustness maps and their page, the scorecard."""
     for folder in (CHAPTER_PAGES, GPU_PAGES, MAP_IMAGES):
         shutil.rmtree(root / folder, ignore_errors=True)
         (root / folder).mkdir(parents=True)
     chapters = discover(root)
     for r in all_results:
-        run = runs_dir(root, r["profile"]) / r["chapter"]
-        nb = page(run / f"{r['chapter']}.ipynb", r, chapters[r["chapter"]])
+        run, chapter = runs_dir(root, r["profile"]) / r["chapter"], chapters[r["chapter"]]
+        nb = page(run / f"{r['chapter']}.ipynb", r, chapter, source=chapter.notebook())
+        prose.check(nb, recorded_names(r), chapter.slug)  # today's prose cites what the run recorded
         nbformat.write(nb, root / CHAPTER_PAGES / f"{r['chapter']}.ipynb")
     gpu_runs = gpu_results(root)
     notebooks = set()
@@ -335,11 +395,17 @@ def stage(root: Path, all_results: list[dict], sweeps: list[dict]) -> None:
 
 
 def build(root: Path, profile: str = "default", overrides: dict | None = None, log=print) -> Path:
-    """Bring the profile's runs (with overrides, see bring_up_to_date) and the declared sweeps up to
-    date and build the HTML book; return its folder."""
+    """Print the plan (see status), bring the profile's runs (with overrides, see bring_up_to_date)
+    and the declared sweeps up to date and build the HTML book; return its folder."""
     sweeps = declared_sweeps(root)
+    for line in status_lines(status(root, profile, overrides)):
+        log(line)
+    for s in sweeps:
+        points = sweep.grid(s["chapter"], s["profile"], s["grid"], s["out"])
+        stale = sum(not is_up_to_date(s["chapter"], p.params, p.out) for p in points)
+        log(f"{s['chapter'].slug}: sweep {s['name']}: {stale} of {len(points)} points to run")
     results = bring_up_to_date(root, profile, overrides, log)
-    stage(root, results, [bring_sweep_up_to_date(s, log) for s in sweeps])
+    stage(root, results, bring_sweeps_up_to_date(sweeps, log))
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     subprocess.run(
         [str(jupyter_book), "build", str(root), "--all", "--warningiserror", "--keep-going", "--quiet"],

@@ -15,6 +15,7 @@ ranges or choices, and the profiles:
       profiles:
         smoke: {d: 6}                    # seconds: what the tests run
         paper: {d: 64}                   # the papers' own scale
+        full: {d: 32}                    # any other name: a profile of this chapter only
       sweeps:                            # grids the book maps the verdicts over (hopbook.sweep)
         d-p: {profile: smoke, grid: {d: [4, 8], p: [8, 16]}}
     # `default` is the parameters cell itself: what the book shows.
@@ -115,13 +116,19 @@ class Chapter:
     requires: tuple[tuple[str, str], ...] = ()
     sweeps: dict[str, dict] = field(default_factory=dict)  # NAME: {profile: P, grid: {PARAM: [values]}}
 
+    @property
+    def profile_names(self) -> tuple[str, ...]:
+        """The profiles every chapter has, then those this one declares besides."""
+        return PROFILES + tuple(name for name in self.profiles if name not in PROFILES)
+
     def resolve(self, profile: str = "default", overrides: dict[str, object] | None = None) -> dict:
         """The full, checked parameter set of a run: defaults, then the profile, then overrides.
 
-        Override values may be command-line strings (parsed by type) or Python values (checked).
+        Override values may be command-line strings (parsed by type) or Python values (checked). A
+        parameter named device set to auto becomes the device the run will use (CUDA, MPS or cpu).
         """
-        if profile not in PROFILES:
-            raise ParameterError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+        if profile not in self.profile_names:
+            raise ParameterError(f"unknown profile {profile!r}; choose one of {', '.join(self.profile_names)}")
         values = {name: p.default for name, p in self.params.items()}
         for name, value in {**self.profiles.get(profile, {}), **(overrides or {})}.items():
             if name not in self.params:
@@ -133,6 +140,10 @@ class Chapter:
             if not evaluate(rule, values):
                 involved = ", ".join(f"{n}={values[n]!r}" for n in sorted(names_in(rule)))
                 raise ParameterError(f"parameters must satisfy {rule} (here {involved})")
+        if values.get("device") == "auto":  # the best device here, which the run records (hopbook.devices)
+            from hopbook.devices import pick  # imports torch, so only when asked
+
+            values["device"] = pick("auto")
         return values
 
     def check_requirements(self, values: dict) -> None:
@@ -194,6 +205,8 @@ def load_chapter(source: Path) -> Chapter:
             raise ChapterError(f"{source}: constraint {rule!r} names unknown parameters {sorted(unknown)}")
     chapter = Chapter(source.stem, meta["title"], source, params, meta.get("profiles", {}), constraints, requires)
     for profile in chapter.profiles:
+        if not re.fullmatch(r"[a-z][a-z0-9-]*", str(profile)):
+            raise ChapterError(f"{source}: profile {profile!r} needs a name of lower-case letters, digits and '-'")
         try:
             chapter.resolve(profile)
         except ParameterError as err:

@@ -1,7 +1,8 @@
-"""The `hopbook` command: list chapters, run one, sweep one over a grid, build the book, print the
-scorecard, fetch data."""
+"""The `hopbook` command: list chapters, run one, sweep one over a grid, say which runs are stale,
+build the book, print the scorecard, fetch data."""
 
 import argparse
+import json
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from hopbook.chapters import PROFILES, Chapter, ChapterError, ParameterError, di
 from hopbook.claims import verdict_label
 from hopbook.runner import run_chapter
 from hopbook.sweep import FAILED, MAPS, TABLE, sweep
+from hopbook.warm import RunFailed
 
 
 def find_root(start: Path) -> Path:
@@ -31,7 +33,7 @@ def cmd_list(root: Path, args: argparse.Namespace) -> None:
         print(f"  source: {chapter.source.relative_to(root)}")
         for p in chapter.params.values():
             print(f"  {p.name} ({p.type}, default {p.default!r}, allowed {p.range_text()}): {p.help}")
-        for profile in PROFILES:
+        for profile in chapter.profile_names:
             changes = chapter.profiles.get(profile, {})
             shown = ", ".join(f"{k}={v!r}" for k, v in changes.items()) or "the defaults"
             print(f"  profile {profile}: {shown}")
@@ -77,6 +79,11 @@ def cmd_sweep(root: Path, args: argparse.Namespace) -> None:
     print(f"wrote {out / TABLE} and the maps in {out / MAPS}")
 
 
+def cmd_status(root: Path, args: argparse.Namespace) -> None:
+    rows = book.status(root, args.profile, given_once(args.param))
+    print(json.dumps(rows, indent=2) if args.json else "\n".join(book.status_lines(rows)))
+
+
 def cmd_build(root: Path, args: argparse.Namespace) -> None:
     html = book.build(root, args.profile, given_once(args.param))
     print(f"book built: {html / 'index.html'}")
@@ -115,18 +122,25 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="execute one chapter and record its results")
     run.add_argument("slug")
     run.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
-    run.add_argument("--profile", choices=PROFILES, default="default")
+    run.add_argument("--profile", default="default", help=f"{', '.join(PROFILES)} or one the chapter declares")
     run.add_argument("--out", type=Path, help="output folder (default: runs/PROFILE/SLUG)")
     run.set_defaults(func=cmd_run)
 
     grid = sub.add_parser("sweep", help="run one chapter over a grid of parameters on Dask; map where each claim holds")
     grid.add_argument("slug")
     grid.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "V1,V2,..."))
-    grid.add_argument("--profile", choices=PROFILES, default="default")
+    grid.add_argument("--profile", default="default", help=f"{', '.join(PROFILES)} or one the chapter declares")
     grid.add_argument("--out", type=Path, help="output folder (default: runs/sweeps/SLUG/PROFILE-NAMES)")
     grid.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler (default: a local cluster)")
     grid.add_argument("--workers", type=int, default=2, help="workers of the local cluster (default: 2)")
     grid.set_defaults(func=cmd_sweep)
+
+    state = sub.add_parser("status", help="whether each chapter's run is current, stale (and why) or missing")
+    state.add_argument("--profile", choices=PROFILES, default="default")
+    state.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                       help="as for build: a parameter set in every chapter that declares it")
+    state.add_argument("--json", action="store_true", help="a list of objects with slug, state and reason")
+    state.set_defaults(func=cmd_status)
 
     build = sub.add_parser("build", help="run what is stale, then build the HTML book")
     build.add_argument("--profile", choices=PROFILES, default="default")
@@ -154,7 +168,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         args.func(root, args)
-    except (ParameterError, ChapterError, UnrecordedCitation) as err:
+    except (ParameterError, ChapterError, UnrecordedCitation, RunFailed) as err:
         sys.exit(f"hopbook: {err}")
     except PapermillExecutionError as err:
         sys.exit(f"hopbook: chapter failed in cell {err.exec_count}: {err.ename}: {err.evalue}")

@@ -1,18 +1,33 @@
-"""The device a chapter computes on: checked before a run, named in its results."""
+"""The device a chapter computes on: chosen (`auto`) or checked before a run, named in its results."""
 
 import torch
+
+DEVICES = ("auto", "cpu", "cuda", "mps")  # what a chapter's `device` parameter may name
 
 
 class DeviceMissing(RuntimeError):
     """A device that this machine does not have."""
 
 
+def pick(device: str) -> str:
+    """The device a run computes on: for auto, CUDA when torch sees a GPU, else Apple's MPS when
+    present, else the CPU; any other name as it is."""
+    if device != "auto":
+        return device
+    if torch.cuda.is_available():
+        return "cuda"
+    return "mps" if torch.backends.mps.is_available() else "cpu"
+
+
 def require(device: str) -> None:
     """Raise DeviceMissing, saying what to do, unless torch can compute on `device` here."""
     if device == "cuda" and not torch.cuda.is_available():
-        raise DeviceMissing("device 'cuda' was asked for, but torch sees no GPU on this machine; use -p device cpu")
+        raise DeviceMissing("device 'cuda' was asked for, but torch sees no GPU on this machine; "
+                            "use -p device auto or cpu")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise DeviceMissing("device 'mps' was asked for, but torch sees no Apple GPU here; use -p device auto or cpu")
 
 
 def describe(device: str) -> str:
-    """The device as the results name it: the GPU's model, or cpu."""
-    return torch.cuda.get_device_name() if device == "cuda" else "cpu"
+    """The device as the results name it: the GPU's model, Apple MPS, or cpu."""
+    return {"cuda": torch.cuda.get_device_name() if device == "cuda" else "", "mps": "Apple MPS"}.get(device, device)

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchvision.transforms.v2 import functional as TF
 
+from hopbook.available import DatasetMissing
 from hopbook.corpus import DATA
 
 DATASETS = ("digits", "mnist", "cifar10")
@@ -29,10 +30,6 @@ CLASS_GROUPS = {
     "cifar10": ((2, 3, 4, 5, 7), (0, 1, 6, 8, 9)),
 }
 _TORCHVISION = {"mnist": "MNIST", "cifar10": "CIFAR10"}
-
-
-class DatasetMissing(RuntimeError):
-    """A dataset that is not on disk and cannot be fetched here."""
 
 
 def _torchvision_class(name: str):
@@ -50,11 +47,6 @@ def _open(name: str, root: Path):
             f"dataset {name!r} is not in {root}. Fetch it once with network: `hopbook fetch {name}` "
             f"(torchvision downloads it there), or use dataset=digits, which ships with scikit-learn."
         ) from None
-
-
-def require(name: str, root: Path = DATA) -> None:
-    """Raise DatasetMissing, saying what to do, unless dataset `name` can be loaded offline."""
-    load(name, root)
 
 
 def fetch(name: str, root: Path = DATA) -> None:

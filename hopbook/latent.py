@@ -14,11 +14,7 @@ from diffusers import DDPMScheduler, StableDiffusionPipeline
 from torch import Tensor, nn
 
 from hopbook.fingerprint import code, fingerprint
-from hopbook.hub import in_cache
-
-
-class WeightsMissing(RuntimeError):
-    """Stable Diffusion weights that are not on this machine."""
+from hopbook import available
 
 
 class LatentDenoiser(nn.Module):
@@ -59,22 +55,9 @@ class Autoencoder:
         return torch.cat([self.encode(x.to(device)).cpu() for x in images.split(batch_size)])
 
 
-def require(source: str) -> None:
-    """Raise WeightsMissing, saying what to do, unless `source` ("" for none) names a pipeline on disk:
-    a folder with a model_index.json, or a hub id whose files are in the local Hugging Face cache."""
-    if not source:
-        return
-    if (Path(source) / "model_index.json").is_file() or in_cache(source, "model_index.json"):
-        return
-    raise WeightsMissing(
-        f"Stable Diffusion weights {source!r} are not on this machine. Download them once with network "
-        f"(e.g. `hf download {source}`) or pass a local folder holding the pipeline (its model_index.json)."
-    )
-
-
 def load_pipeline(source: str) -> StableDiffusionPipeline:
     """A Stable Diffusion pipeline from a local folder or a cached hub id, without network."""
-    require(source)
+    available.pipeline(source)
     return StableDiffusionPipeline.from_pretrained(source, local_files_only=True, safety_checker=None)
 
 

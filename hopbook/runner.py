@@ -6,9 +6,15 @@ prose cites only recorded values. So results.json marks a finished run: a failed
 leaves none behind. The kernel learns its chapter, profile, device and parameters from the
 environment variable hopbook.claims.RUN_ENVIRONMENT.
 
-A run records the code it executed, file by file (`code_record`), the command that made it and
-the parameters it changed from its profile, so a run kept elsewhere (a GPU's, committed) can be
+A run is keyed by what can change its outputs: its parameters, its code (the chapter's code cells
+and the `hopbook` modules they import), the shipped data and the library versions; never by the
+prose between the cells, which the book puts around the recorded outputs when it stages a page. A
+run records each of these parts, so `state` can say what made it stale, and the command that made it
+and the parameters it changed from its profile, so a run kept elsewhere (a GPU's, committed) can be
 checked against the code of today (`staleness`) and labelled truthfully (`label`).
+
+`kernel_manager` runs the chapter in another kind of kernel than papermill's fresh one: hopbook.warm
+passes an in-process kernel in a forked, warmed process.
 """
 
 import json
@@ -41,19 +47,49 @@ _RECORDED_VERSIONS = (
 
 
 def code_record(chapter: Chapter) -> dict[str, str]:
-    """The code a run of chapter executes, as a hash per file: its source (notebooks/SLUG.md) and the
-    hopbook modules it imports, directly or through one another (docstrings and comments aside)."""
-    return {f"notebooks/{chapter.source.name}": fp.fingerprint(text=chapter.source.read_text()),
-            **fp.code(fp.imported(chapter.code()))}
+    """The code a run of chapter executes, as a hash per file: the code cells of its source
+    (notebooks/SLUG.md; its prose does not count) and the hopbook modules they import, directly or
+    through one another (docstrings and comments aside)."""
+    source = chapter.code()
+    return {f"notebooks/{chapter.source.name}": fp.fingerprint(code_cells=source), **fp.code(fp.imported(source))}
+
+
+def versions() -> dict[str, str]:
+    """The versions of the libraries a run depends on (hopbook's own code counts instead of its version)."""
+    return {name: metadata.version(name) for name in _RECORDED_VERSIONS if name != "hopbook"}
 
 
 def run_key(chapter: Chapter, params: dict, code: dict[str, str] | None = None) -> str:
     """Hash of what a run's results depend on: its parameters, its code (code_record, unless given),
     the text shipped in data/ and the versions of the libraries it runs on."""
-    return fp.fingerprint(
-        params=params, code=code or code_record(chapter), data=corpus.shipped(),
-        versions={name: metadata.version(name) for name in _RECORDED_VERSIONS if name != "hopbook"},  # its code counts instead
-    )
+    return fp.fingerprint(params=params, code=code or code_record(chapter), data=corpus.shipped(), versions=versions())
+
+
+def state(chapter: Chapter, params: dict, out: Path) -> tuple[str, str]:
+    """How the run in folder out stands for these parameters: ("current", ""), ("missing", why) or
+    ("stale", what changed since it ran: parameters, code cells, modules, data, versions)."""
+    results = read_results(out)
+    if results is None or not (out / f"{chapter.slug}.ipynb").exists():
+        return "missing", f"no finished run in {out}"
+    if results["fingerprint"] == run_key(chapter, params):
+        return "current", ""
+    return "stale", "; ".join(changes(results, chapter, params)) or "recorded under an older kind of key"
+
+
+def changes(results: dict, chapter: Chapter, params: dict) -> list[str]:
+    """What differs between a recorded run and a run of chapter with params today, in words."""
+    then_params = results["params"]
+    found = [f"parameter {name} {then_params.get(name)!r} -> {params.get(name)!r}"
+             for name in sorted(params.keys() | then_params.keys()) if then_params.get(name) != params.get(name)]
+    now, then = code_record(chapter), results.get("code", {})
+    for name in sorted(now.keys() | then.keys()):
+        if now.get(name) != then.get(name):
+            found.append(f"code cells of {name}" if name.startswith("notebooks/") else f"module {name}")
+    if "data" in results and results["data"] != corpus.shipped():
+        found.append("shipped data")
+    found += [f"{name} {results['versions'].get(name)} -> {version}" for name, version in versions().items()
+              if results["versions"].get(name) != version]
+    return found
 
 
 def staleness(results: dict, chapter: Chapter | None) -> str | None:
@@ -108,18 +144,17 @@ def read_results(out: Path) -> dict | None:
 
 
 def is_up_to_date(chapter: Chapter, params: dict, out: Path) -> bool:
-    """Whether out holds a finished run with these parameters, this source and this package code."""
-    results = read_results(out)
-    notebook = out / f"{chapter.slug}.ipynb"
-    return bool(results) and notebook.exists() and results["fingerprint"] == run_key(chapter, params)
+    """Whether out holds a finished run with these parameters, this code, data and library versions."""
+    return state(chapter, params, out)[0] == "current"
 
 
 def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path, command: str | None = None,
-                progress: bool = True) -> dict:
+                progress: bool = True, kernel_manager: type | None = None) -> dict:
     """Execute a chapter with checked parameters (see Chapter.resolve); return its results.
 
     command is the command line the results record (default: this process's); progress shows
-    papermill's bar of cells.
+    papermill's bar of cells; kernel_manager, a jupyter_client kernel manager class, replaces
+    papermill's fresh kernel (hopbook.warm's in-process one).
 
     Writes out/SLUG.ipynb and out/results.json. Raises papermill's PapermillExecutionError if a
     cell fails, ChapterError if the chapter saved no claims; then neither file is left in out.
@@ -142,8 +177,8 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path, command
         start = time.perf_counter()
         with _environment(RUN_ENVIRONMENT, json.dumps(asdict(Run(chapter.slug, profile, device, params)))):
             papermill.execute_notebook(
-                notebook, executed, parameters=params, cwd=staging,
-                kernel_name="python3", progress_bar=progress,
+                notebook, executed, parameters=params, cwd=staging, kernel_name="python3", progress_bar=progress,
+                **({"kernel_manager_class": kernel_manager} if kernel_manager else {}),
             )
         elapsed = time.perf_counter() - start
         if not (staging / CLAIMS_FILE).exists():
@@ -163,6 +198,7 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path, command
             "elapsed_s": round(elapsed, 2),
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "versions": {name: metadata.version(name) for name in _RECORDED_VERSIONS},
+            "data": corpus.shipped(),
             "python": platform.python_version(),
             "platform": platform.platform(),
             "fingerprint": key,

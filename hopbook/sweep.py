@@ -3,7 +3,8 @@
 A sweep is the product of the values given for some parameters, every other parameter at its
 profile's value. Each point is an ordinary run (hopbook.runner) in its own folder, skipped when it
 is up to date; the points that need running run on Dask distributed, a local cluster unless an
-address names one. A point that fails is recorded with its error and the others go on. The
+address names one, each worker warmed once and running every point in a fork of itself with one
+thread (hopbook.warm). A point that fails is recorded with its error and the others go on. The
 verdicts land in one table, a row per point and claim, and a robustness map per claim: whether it
 holds at each point, as a heat map over the first two parameters, one panel per value of the rest.
 
@@ -14,6 +15,8 @@ laptop's LocalCluster or on a cluster named by its scheduler address, and needs 
 
 import itertools
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +29,8 @@ from tqdm.auto import tqdm
 
 from hopbook.chapters import Chapter, ParameterError
 from hopbook.claims import verdict_label
-from hopbook.runner import current_command, is_up_to_date, read_results, run_chapter
+from hopbook import warm
+from hopbook.runner import current_command, is_up_to_date, read_results
 
 TABLE = "sweep.csv"
 MAPS = "maps"
@@ -73,14 +77,20 @@ def grid(chapter: Chapter, profile: str, axes: dict[str, list], out: Path) -> li
 
 
 def sweep(chapter: Chapter, profile: str, axes: dict[str, list], out: Path, scheduler: str | None = None,
-          workers: int = 2) -> pd.DataFrame:
-    """Run a chapter over the grid (see `grid`), skipping up-to-date points; write out/sweep.csv and a
-    map per claim in out/maps/, and return the table."""
+          workers: int = 2, client=None) -> pd.DataFrame:
+    """Run a chapter over the grid (see `grid`), skipping up-to-date points, on client (a `cluster`)
+    or on a cluster of its own; write out/sweep.csv and a map per claim in out/maps/, and return
+    the table."""
     if workers < 1:
         raise ParameterError(f"a sweep needs at least one worker; got {workers}")
     points = grid(chapter, profile, axes, out)
     todo = [p for p in points if not is_up_to_date(chapter, p.params, p.out)]
-    errors = _run(chapter, profile, todo, scheduler, workers, current_command()) if todo else {}
+    errors = {}
+    if todo and client is None:
+        with cluster(scheduler, workers) as client:
+            errors = _run(client, chapter, profile, todo, current_command())
+    elif todo:
+        errors = _run(client, chapter, profile, todo, current_command())
     table = _table(points, errors, out)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / TABLE, index=False)
@@ -88,12 +98,12 @@ def sweep(chapter: Chapter, profile: str, axes: dict[str, list], out: Path, sche
     return table
 
 
-def _run(chapter: Chapter, profile: str, points: list[Point], scheduler: str | None, workers: int,
-         command: str) -> dict[Path, str]:
-    """Run the points on Dask, each recording command as what made it; return the error of each point
-    that failed, by its folder. A cluster named by its address must run one thread per worker (a
-    run sets its kernel's environment process-wide) and share the output folder with this machine."""
-    from dask.distributed import Client, as_completed
+@contextmanager
+def cluster(scheduler: str | None = None, workers: int = 2) -> Iterator["Client"]:
+    """A Dask client whose workers are warmed (hopbook.warm) and run one thread each: a local cluster
+    of `workers` processes, or the running one at address scheduler, which must share the output
+    folders with this machine."""
+    from dask.distributed import Client
 
     try:
         client = Client(scheduler, timeout="10s") if scheduler else Client(
@@ -105,28 +115,31 @@ def _run(chapter: Chapter, profile: str, points: list[Point], scheduler: str | N
         if any(n > 1 for n in threads.values()):
             raise ParameterError(f"the workers of {scheduler} run {max(threads.values())} threads each; "
                                  "a sweep needs one per worker (dask worker --nthreads 1)")
-        futures = {client.submit(_run_point, chapter, p.params, profile, p.out, command, pure=False): p
-                   for p in points}
-        errors = {}
-        for future in tqdm(as_completed(futures), total=len(futures), desc=f"{chapter.slug} sweep", unit="point"):
-            # a point fails inside its run (the error it returns) or with its worker (lost, killed)
-            failed = future.status != "finished"
-            errors[futures[future].out] = _describe(future.exception()) if failed else future.result()
+        client.run(warm.warm_up, 1)  # every worker imports once, for all its points
+        yield client
+
+
+def _run(client, chapter: Chapter, profile: str, points: list[Point], command: str) -> dict[Path, str]:
+    """Run the points on the client's workers, each recording command as what made it; return the
+    error of each point that failed, by its folder."""
+    from dask.distributed import as_completed
+
+    futures = {client.submit(_run_point, chapter, p.params, profile, p.out, command, pure=False): p for p in points}
+    errors = {}
+    for future in tqdm(as_completed(futures), total=len(futures), desc=f"{chapter.slug} sweep", unit="point"):
+        # a point fails inside its run (the error it returns) or with its worker (lost, killed)
+        failed = future.status != "finished"
+        errors[futures[future].out] = warm.describe(future.exception()) if failed else future.result()
     return {out: error for out, error in errors.items() if error}
 
 
 def _run_point(chapter: Chapter, params: dict, profile: str, out: Path, command: str) -> str:
-    """Run one point on a worker; return the error it failed with, or an empty string."""
+    """Run one point on a warmed worker; return the error it failed with, or an empty string."""
     try:
-        run_chapter(chapter, params, profile, out, command, progress=False)
-    except Exception as err:  # a failed point is recorded and the sweep goes on
-        return _describe(err)
+        warm.run(chapter, params, profile, out, command)
+    except warm.RunFailed as err:  # a failed point is recorded and the sweep goes on
+        return err.error
     return ""
-
-
-def _describe(err: BaseException) -> str:
-    """An error in one line; papermill's names the cell's exception (its traceback stays in the log)."""
-    return f"{getattr(err, 'ename', type(err).__name__)}: {getattr(err, 'evalue', err)}"
 
 
 def _table(points: list[Point], errors: dict[Path, str], out: Path) -> pd.DataFrame:

