@@ -29,6 +29,8 @@ class WeightsMissing(RuntimeError):
 def dataset(name: str, root: Path = DATA) -> None:
     """Raise DatasetMissing unless dataset `name` can be read offline: digits ships with
     scikit-learn, mnist and cifar10 must have been fetched into root."""
+    if name != "digits" and name not in _FETCHED:
+        raise DatasetMissing(f"unknown dataset {name!r}; choose one of digits, {', '.join(_FETCHED)}")
     if name in _FETCHED and not (root / _FETCHED[name]).is_file():
         raise DatasetMissing(
             f"dataset {name!r} is not in {root}. Fetch it once with network: `hopbook fetch {name}` "

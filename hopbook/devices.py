@@ -1,4 +1,8 @@
-"""The device a chapter computes on: chosen (`auto`) or checked before a run, named in its results."""
+"""The device a chapter computes on: chosen (`auto`) or checked before a run, named in its results;
+and the CPU threads a small computation runs with."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 
@@ -31,3 +35,17 @@ def require(device: str) -> None:
 def describe(device: str) -> str:
     """The device as the results name it: the GPU's model, Apple MPS, or cpu."""
     return {"cuda": torch.cuda.get_device_name() if device == "cuda" else "", "mps": "Apple MPS"}.get(device, device)
+
+
+@contextmanager
+def threads(n: int) -> Iterator[None]:
+    """torch's CPU threads set to n for a with block, then restored. For small models: a second
+    thread buys little at their size, and on a busy machine every step of theirs waits for a
+    descheduled sibling thread (beside one other computing process, a width-64 GPT's step took
+    12x longer on two threads, and none longer on one: benchmarks/threads.txt)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -4,14 +4,16 @@ Both take any `AttentionConfig`, so the same model runs with standard attention,
 Attention or the convex-skip control; at the chapter's default sizes each trains on a laptop CPU
 in seconds.
 Training is AdamW on shuffled minibatches with a cosine schedule, seeded: the same seed gives the
-same model on CPU. Data move to the model's device batch by batch. `train_together` trains several
-models of one architecture and attention config (seeds, say) as one vmapped ensemble, for a GPU: on
-one CPU thread at the rank-collapse chapter's sizes it was no faster than training them in turn.
+same model on CPU, where it trains on one thread. Data move to the model's device batch by batch.
+`train_together` trains several models of one architecture and attention config (seeds, say) as one
+vmapped ensemble, for a GPU: on one CPU thread at the rank-collapse chapter's sizes it was no faster
+than training them in turn, so `train_many` uses it on a GPU only.
 """
 
 import copy
 import math
 from collections.abc import Callable
+from contextlib import nullcontext
 
 import torch
 from torch import Tensor, nn
@@ -19,6 +21,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from tqdm import tqdm
 
 from hopbook.attention import AttentionConfig, Transformer
+from hopbook.devices import threads
 
 Batches = Callable[[int], tuple[Tensor, Tensor]]  # step -> (inputs, targets)
 
@@ -83,17 +86,20 @@ def _loss(logits: Tensor, targets: Tensor) -> Tensor:
 
 
 def train(model: nn.Module, batches: Batches, steps: int, lr: float, desc: str) -> nn.Module:
-    """AdamW on (inputs, targets) batches drawn by `batches(step)`, cross-entropy over the last dim."""
+    """AdamW on (inputs, targets) batches drawn by `batches(step)`, cross-entropy over the last dim;
+    on one thread on a CPU, where a model this small gains little from a second and loses much on a
+    busy machine (hopbook.devices.threads)."""
     device = next(model.parameters()).device
     optimiser, schedule = _optimiser(list(model.parameters()), lr, steps)
     model.train()
-    for step in tqdm(range(steps), desc=desc, leave=False):
-        inputs, targets = (t.to(device) for t in batches(step))
-        loss = _loss(model(inputs), targets)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        schedule.step()
+    with threads(1) if device.type == "cpu" else nullcontext():
+        for step in tqdm(range(steps), desc=desc, leave=False):
+            inputs, targets = (t.to(device) for t in batches(step))
+            loss = _loss(model(inputs), targets)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+            schedule.step()
     return model.eval()
 
 
@@ -125,6 +131,15 @@ def train_together(models: list[nn.Module], batches: list[Batches], steps: int, 
     for i, model in enumerate(models):
         model.load_state_dict({name: value[i] for name, value in (params | buffers).items()})
     return [model.eval() for model in models]
+
+
+def train_many(models: list[nn.Module], batches: list[Batches], steps: int, lr: float, desc: str) -> list[nn.Module]:
+    """`train` for models of one architecture and attention config, each on its own batches: as one
+    ensemble (`train_together`) on a GPU, where a tiny model's step is bound by launches, and one
+    after another on a CPU, where stacking them did not pay (see the module's docstring)."""
+    if next(models[0].parameters()).device.type == "cuda":
+        return train_together(models, batches, steps, lr, desc)
+    return [train(model, b, steps, lr, desc) for model, b in zip(models, batches)]
 
 
 def minibatches(inputs: Tensor, targets: Tensor, size: int, seed: int) -> Batches:

@@ -58,3 +58,10 @@ def smoke_book(tmp_path_factory) -> Path:
     done = hopbook("--root", str(root), "build", "--profile", "smoke")
     assert done.returncode == 0, done.stdout + done.stderr
     return root
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test of the smoke book is slow: the fast lane (pytest -m "not slow") leaves them out."""
+    for item in items:
+        if "smoke_book" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)

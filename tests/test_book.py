@@ -5,13 +5,17 @@ import json
 import re
 import shutil
 
+import nbformat
 import pandas as pd
 import pytest
 
 from conftest import REPO, hopbook
+from hopbook import book
+from hopbook.book import toc_chapters
 from hopbook.chapters import discover, load_chapter
+from hopbook.prose import UnrecordedCitation
 from hopbook.rules import evaluate
-from hopbook.runner import is_up_to_date, label, staleness
+from hopbook.runner import is_up_to_date, label, staleness, state
 
 CHAPTERS = sorted(discover(REPO))
 
@@ -168,16 +172,67 @@ def test_the_scorecard_lists_every_claim_on_one_line_with_the_rest_a_click_away(
     assert source.count("<details") >= len(CHAPTERS)
 
 
-def test_a_run_is_up_to_date_only_for_the_same_parameters_and_source(smoke_book, tmp_path):
+def edited_copy(chapter, tmp_path, old, new):
+    """The chapter loaded from a copy of its source in which old is replaced by new."""
+    edited = tmp_path / chapter.source.name
+    text = chapter.source.read_text()
+    assert old in text
+    edited.write_text(text.replace(old, new, 1))
+    return load_chapter(edited)
+
+
+def test_a_run_is_up_to_date_only_for_the_same_parameters_and_code(smoke_book, tmp_path):
     chapter = discover(smoke_book)["linear-attention"]
     out = smoke_book / "runs" / "smoke" / "linear-attention"
     params = chapter.resolve("smoke")
     assert is_up_to_date(chapter, params, out)
-    assert not is_up_to_date(chapter, {**params, "seed": 1}, out)
-    edited = tmp_path / "linear-attention.md"
-    shutil.copy2(chapter.source, edited)
-    edited.write_text(edited.read_text() + "\nOne more sentence.\n")
-    assert not is_up_to_date(load_chapter(edited), params, out)
+    assert state(chapter, {**params, "seed": 1}, out) == ("stale", "parameter seed 0 -> 1")
+    prose = edited_copy(chapter, tmp_path, "\n## ", "\nOne more sentence of prose.\n\n## ")
+    assert is_up_to_date(prose, params, out)  # prose never recomputes
+    code = edited_copy(chapter, tmp_path, "claims = Claims()", "claims = Claims()  # one more line\nx = 1")
+    assert state(code, params, out) == ("stale", "code cells of notebooks/linear-attention.md")
+
+
+def test_status_says_what_is_current_stale_or_missing_and_why(smoke_book, tmp_path):
+    done = hopbook("--root", str(smoke_book), "status", "--profile", "smoke", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert [r["slug"] for r in rows] == [c.slug for c in toc_chapters(smoke_book, discover(smoke_book))]
+    assert all(r.keys() == {"slug", "state", "reason"} and r["state"] == "current" and not r["reason"] for r in rows)
+
+    copy = tmp_path / "book"
+    shutil.copytree(smoke_book, copy, ignore=shutil.ignore_patterns("_build", "sweeps"))
+    source = copy / "notebooks" / "linear-attention.md"
+    text = source.read_text()
+    source.write_text(text.replace("\n## ", "\nA sentence added to the prose.\n\n## ", 1))
+    assert all(r["state"] == "current" for r in book.status(copy, "smoke"))  # a prose edit reruns nothing
+    source.write_text(text.replace("claims = Claims()", "claims = Claims()\nunused = 0", 1))
+    shutil.rmtree(copy / "runs" / "smoke" / "classical-capacity")
+    done = hopbook("--root", str(copy), "status", "--profile", "smoke")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "linear-attention: stale (code cells of notebooks/linear-attention.md)" in lines
+    assert f"classical-capacity: missing (no finished run in {copy / 'runs' / 'smoke' / 'classical-capacity'})" in lines
+    assert sum(line.endswith(": current") for line in lines) == len(rows) - 2
+
+
+def test_a_page_shows_its_runs_outputs_in_todays_prose_which_may_cite_only_what_the_run_recorded(smoke_book, tmp_path):
+    copy = tmp_path / "book"
+    shutil.copytree(smoke_book, copy, ignore=shutil.ignore_patterns("_build", "sweeps"))
+    source = copy / "notebooks" / "linear-attention.md"
+    text = source.read_text()
+    source.write_text(text.replace("\n## ", "\nToday's sentence: {glue:text}`param.seed`.\n\n## ", 1))
+    results = book.bring_up_to_date(copy, "smoke", log=lambda line: pytest.fail(f"nothing should run: {line}"))
+    book.stage(copy, results, [])
+    staged = (copy / "book" / "chapters" / "linear-attention.ipynb").read_text()
+    ran = (copy / "runs" / "smoke" / "linear-attention" / "linear-attention.ipynb").read_text()
+    assert "Today's sentence" in staged and "Today's sentence" not in ran
+    shown, executed = (nbformat.reads(t, as_version=4) for t in (staged, ran))
+    assert [c.outputs for c in shown.cells if c.cell_type == "code"] == \
+        [c.outputs for c in executed.cells if c.cell_type == "code"]  # the run's outputs, every one, in order
+    source.write_text(text.replace("\n## ", "\nA typo: {glue:text}`param.sead`.\n\n## ", 1))
+    with pytest.raises(UnrecordedCitation, match="linear-attention: the prose cites `param.sead`"):
+        book.stage(copy, results, [])
 
 
 def test_the_documented_example_run_is_deterministic(smoke_book, tmp_path):
@@ -248,10 +303,9 @@ def test_a_run_is_stale_when_the_code_it_ran_changes(smoke_book, tmp_path):
     results = results_of(smoke_book, "linear-attention")
     chapter = discover(smoke_book)["linear-attention"]
     assert staleness(results, chapter) is None
-    edited = tmp_path / "linear-attention.md"
-    shutil.copy2(chapter.source, edited)
-    edited.write_text(edited.read_text() + "\nOne more sentence.\n")
-    assert staleness(results, load_chapter(edited)) == "changed since it ran: notebooks/linear-attention.md"
+    assert staleness(results, edited_copy(chapter, tmp_path, "\n## ", "\nOne more sentence.\n\n## ")) is None
+    edited = edited_copy(chapter, tmp_path, "claims = Claims()", "claims = Claims()\nunused = 0")
+    assert staleness(results, edited) == "changed since it ran: notebooks/linear-attention.md"
     older = {**results, "code": {**results["code"], "hopbook.gram": "0" * 64}}
     assert staleness(older, chapter) == "changed since it ran: hopbook.gram"
     assert staleness({k: v for k, v in results.items() if k != "code"}, chapter) == "it recorded no code to compare with"

@@ -94,6 +94,7 @@ def test_bad_parameter_from_the_real_command_exits_1(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("body", "error"),
     [
@@ -131,6 +132,7 @@ def start_slow_run(root, out, seconds):
     return run
 
 
+@pytest.mark.slow
 def test_a_terminated_run_cleans_up_and_a_killed_one_leaves_no_results(tmp_path):
     write_chapter(tmp_path, "slow", SLOW)
     out = tmp_path / "out"

@@ -3,10 +3,13 @@
 import json
 import re
 
+import pytest
+
 from conftest import REPO, hopbook
 from hopbook.chapters import load_chapter
 
 
+@pytest.mark.slow
 def test_the_contributing_example_runs_and_its_prose_cites_what_it_recorded(tmp_path):
     guide = (REPO / "CONTRIBUTING.md").read_text()
     (example,) = re.findall(r"^````markdown\n(.*?)^````$", guide, flags=re.S | re.M)

@@ -175,6 +175,7 @@ def weights(model):
     return torch.cat([p.detach().flatten() for p in model.parameters()])
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_and_cached_by_everything_that_determines_it(tmp_path):
     data = images.load("digits")[0][:32]
     model, key = checkpoints.trained(ARCH, data, RECIPE, seed=0, folder=tmp_path / "a")
@@ -191,6 +192,7 @@ def test_training_is_deterministic_and_cached_by_everything_that_determines_it(t
     assert len(changed) == 5 and key not in changed
 
 
+@pytest.mark.slow
 def test_a_cached_checkpoint_is_loaded_not_retrained(tmp_path, monkeypatch):
     data = images.load("digits")[0][:32]
     model, _ = checkpoints.trained(ARCH, data, RECIPE, seed=0, folder=tmp_path)
@@ -200,6 +202,7 @@ def test_a_cached_checkpoint_is_loaded_not_retrained(tmp_path, monkeypatch):
     assert type(loaded) is type(model) and loaded.config == model.config
 
 
+@pytest.mark.slow
 def test_a_save_killed_midway_leaves_nothing_that_looks_finished(tmp_path, monkeypatch):
     data = images.load("digits")[0][:32]
     real_save = checkpoints.save_file
@@ -218,6 +221,7 @@ def test_a_save_killed_midway_leaves_nothing_that_looks_finished(tmp_path, monke
     assert [p.name for p in tmp_path.iterdir()] == [f"{key}.safetensors"]  # the debris is gone
 
 
+@pytest.mark.slow
 def test_an_ensemble_trains_each_model_as_it_would_train_alone():
     data = images.load("digits")[0][:64]
     start = ddpm.unet(**ARCH)
@@ -233,6 +237,7 @@ def test_an_ensemble_trains_each_model_as_it_would_train_alone():
         assert all(gap > 0.3 * moved[i] for j, gap in enumerate(gaps) if j != i)  # and no other model's
 
 
+@pytest.mark.slow
 def test_models_trained_together_are_cached_under_the_keys_they_would_have_alone(tmp_path, monkeypatch):
     data = images.load("digits")[0][:32]
     model, key = checkpoints.trained(ARCH, data, RECIPE, seed=0, folder=tmp_path)
@@ -262,6 +267,7 @@ def test_replay_mixes_the_buffer_into_every_batch(monkeypatch):
     assert [int(s.sum()) for s in seen] == [2, 2, 2]  # 20 x 10 / (90 + 10) buffer images per batch
 
 
+@pytest.mark.slow
 def test_the_paper_profile_shapes_train_and_reconstruct_in_bf16():
     """3-channel 32x32 images through a 4-level UNet with bf16 autocast: the paper profile's code path
     (run on a GPU there; bf16 autocast runs on the CPU too)."""
@@ -274,6 +280,7 @@ def test_the_paper_profile_shapes_train_and_reconstruct_in_bf16():
     assert mse.shape == (6,) and torch.isfinite(mse).all()
 
 
+@pytest.mark.slow
 def test_continual_scores_every_model_and_names_rise_and_reduction(tmp_path):
     data = images.load("digits")[0][:24]
     calls = []

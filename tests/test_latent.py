@@ -45,6 +45,7 @@ def test_missing_weights_fail_at_once_saying_what_to_do(tmp_path):
         latent.load_pipeline("no-such-org/no-such-pipeline")
 
 
+@pytest.mark.slow
 def test_the_latent_protocol_trains_the_unet_only_and_scores_in_pixels(tiny_pipeline, tmp_path):
     pipe = latent.load_pipeline(str(tiny_pipeline))
     denoiser, vae, schedule = latent.parts(pipe, size=16, resolution=8, device="cpu")
@@ -70,6 +71,7 @@ def test_the_latent_protocol_trains_the_unet_only_and_scores_in_pixels(tiny_pipe
     assert len(list(tmp_path.glob("*.safetensors"))) == 3
 
 
+@pytest.mark.slow
 def test_the_chapter_runs_its_latent_section_when_given_a_pipeline(tiny_pipeline, tmp_path):
     out = tmp_path / "run"
     done = hopbook(

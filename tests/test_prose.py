@@ -49,6 +49,7 @@ print("done")
 """
 
 
+@pytest.mark.slow
 def test_a_chapter_citing_an_unrecorded_name_fails_its_run_and_the_build(tmp_path):
     write_chapter(tmp_path, "cites", CITING)
     out = tmp_path / "out"

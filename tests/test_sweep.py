@@ -27,6 +27,7 @@ PARAMS = "seed: int = 0  # random seed\nsize: int = 2  # a size"
 META = "ranges: {size: [1, 10]}\nprofiles: {smoke: {}}"
 
 
+@pytest.mark.slow
 def test_a_sweep_runs_every_point_records_failures_and_maps_each_claim(tmp_path):
     write_chapter(tmp_path, "toy", BODY, META, PARAMS)
     out = tmp_path / "sweep"
@@ -41,7 +42,7 @@ def test_a_sweep_runs_every_point_records_failures_and_maps_each_claim(tmp_path)
     assert verdicts[(1, 2, "even")] == "does not hold" and verdicts[(0, 4, "even")] == "holds"
     failed = table[table["seed"] == 2]
     assert len(failed) == 2 and set(failed["verdict"]) == {"error"}
-    assert set(failed["error"]) == {"RuntimeError: point two breaks"}
+    assert set(failed["error"]) == {"failed in cell 3: RuntimeError: point two breaks"}
     assert set(table["run"]) == {f"points/seed={a},size={b}" for a in (0, 1, 2) for b in (2, 4)}  # relative to out
     assert sorted(p.name for p in (out / "maps").iterdir()) == ["even.png", "small.png"]
     point = out / "points" / "seed=0,size=2"
@@ -106,6 +107,7 @@ def test_maps_facet_the_parameters_beyond_two(tmp_path, axes, monkeypatch):
     assert all(order == {name: grid_values[name] for name in axes} for *_, order in panels)  # the grid's order
 
 
+@pytest.mark.slow
 def test_a_running_cluster_named_by_its_address_runs_the_points_with_one_thread_per_worker(tmp_path):
     from dask.distributed import LocalCluster
 
