@@ -1,7 +1,7 @@
 """Warm runs: each chapter executed in a fork of a process that imported its libraries once.
 
-A fresh Jupyter kernel spends 5-8 s importing torch, pandas, seaborn and matplotlib before a small
-chapter's first line, often longer than the chapter computes. A warm process imports them once
+A fresh Jupyter kernel spends 5-8 s importing torch, transformers, pandas, seaborn and matplotlib
+before a small chapter's first line, often longer than the chapter computes. A warm process imports them once
 (`warm_up`); `run` then forks it, and the child executes the chapter through papermill in an
 in-process IPython kernel (`KernelManager`) and exits. The parent only imports and never runs a
 chapter, so every run starts from the same state, that of a fresh kernel that has imported these
@@ -21,7 +21,10 @@ from traitlets import DottedObjectName
 from hopbook.chapters import Chapter
 from hopbook.runner import run_chapter
 
-LIBRARIES = ("numpy", "scipy.stats", "pandas", "matplotlib.pyplot", "seaborn", "sklearn", "myst_nb", "IPython.display")
+LIBRARIES = (  # what the chapters import, heaviest first: seconds each in a fresh kernel
+    "transformers", "diffusers", "torchvision", "pandas", "matplotlib.pyplot", "seaborn", "scipy.stats", "sklearn",
+    "myst_nb", "IPython.display",
+)
 
 
 class KernelClient(BlockingInProcessKernelClient):
