@@ -16,7 +16,7 @@ laptop's LocalCluster or on a cluster named by its scheduler address, and needs 
 import itertools
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,9 +27,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from tqdm.auto import tqdm
 
+from hopbook import warm
 from hopbook.chapters import Chapter, ParameterError
 from hopbook.claims import verdict_label
-from hopbook import warm
 from hopbook.runner import current_command, is_up_to_date, read_results
 
 TABLE = "sweep.csv"
@@ -86,11 +86,9 @@ def sweep(chapter: Chapter, profile: str, axes: dict[str, list], out: Path, sche
     points = grid(chapter, profile, axes, out)
     todo = [p for p in points if not is_up_to_date(chapter, p.params, p.out)]
     errors = {}
-    if todo and client is None:
-        with cluster(scheduler, workers) as client:
-            errors = _run(client, chapter, profile, todo, current_command())
-    elif todo:
-        errors = _run(client, chapter, profile, todo, current_command())
+    if todo:
+        with nullcontext(client) if client else cluster(scheduler, workers) as running:
+            errors = _run(running, chapter, profile, todo, current_command())
     table = _table(points, errors, out)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / TABLE, index=False)
@@ -100,9 +98,9 @@ def sweep(chapter: Chapter, profile: str, axes: dict[str, list], out: Path, sche
 
 @contextmanager
 def cluster(scheduler: str | None = None, workers: int = 2) -> Iterator["Client"]:
-    """A Dask client whose workers are warmed (hopbook.warm) and run one thread each: a local cluster
-    of `workers` processes, or the running one at address scheduler, which must share the output
-    folders with this machine."""
+    """A Dask client whose workers are warmed (hopbook.warm) and run one thread each (a point sets its
+    run's environment process-wide): a local cluster of `workers` processes, or the running one at
+    address scheduler, which must share the output folders with this machine."""
     from dask.distributed import Client
 
     try:
