@@ -225,12 +225,13 @@ def scorecard_markdown(all_results: list[dict], gpu_runs: dict[str, dict], chapt
     def title(r: dict) -> str:
         return f"{{doc}}`{r['title']} <chapters/{r['chapter']}>`"
 
-    headed = [(title(r), r, "") for r in all_results]
+    # (heading, run, where a stale mark points to; None for this build's own runs, current by construction)
+    headed = [(title(r), r, None) for r in all_results]
     headed += [(f"Run `{name}` of {title(r)} on a GPU", r, "; see {doc}`gpu`") for name, r in gpu_runs.items()]
     headed += [(f"Kept run `{name}` of {title(r)}", r, "") for name, r in (kept_runs or {}).items()]
     for heading, r, see in headed:
         params = ", ".join(f"`{k}={v}`" for k, v in r["params"].items())
-        stale = staleness(r, chapters.get(r["chapter"])) if heading != title(r) else None
+        stale = None if see is None else staleness(r, chapters.get(r["chapter"]))
         mark = f" **Stale**: {stale}{see}." if stale else ""
         parts += [
             f"## {heading}\n",
@@ -269,10 +270,10 @@ def with_prose(executed: nbformat.NotebookNode, source: nbformat.NotebookNode, s
         if cell.cell_type != "code":
             cells.append(cell)
             continue
-        done = next(ran, None)
-        if done is None or done.source != cell.source:
+        run_cell = next(ran, None)
+        if run_cell is None or run_cell.source != cell.source:
             raise ChapterError(f"{slug}: the code cells of its run differ from its source's; rerun it")
-        cells += [done, *injected] if "parameters" in cell.metadata.get("tags", []) else [done]
+        cells += [run_cell, *injected] if "parameters" in cell.metadata.get("tags", []) else [run_cell]
     if next(ran, None) is not None:
         raise ChapterError(f"{slug}: its run has more code cells than its source; rerun it")
     shown = nbformat.from_dict(executed)

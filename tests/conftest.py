@@ -46,7 +46,7 @@ def checkpoint_folder(tmp_path_factory) -> Path:
 def smoke_book(tmp_path_factory) -> Path:
     """A copy of the book, every chapter run with the smoke profile and the HTML built from those runs."""
     root = tmp_path_factory.mktemp("book")
-    for name in ("_config.yml", "_toc.yml", "notebooks", "book", "runs/gpu"):
+    for name in ("_config.yml", "_toc.yml", "notebooks", "book", "runs/gpu", "runs/kept"):
         source = REPO / name
         if source.is_dir():
             staged = shutil.ignore_patterns("chapters", "gpu", "gpu.md", "robustness", "robustness.md", "scorecard.md")

@@ -299,6 +299,20 @@ def test_committed_gpu_runs_are_shown_labelled_truthfully_and_stale_ones_marked(
         assert unspaced("Stale: " + stale if stale else "Current:") in unspaced(page_text(shown))
 
 
+def test_kept_runs_of_a_chapters_larger_profile_are_on_the_scorecard_marked_when_stale():
+    kept = book.committed_results(REPO, book.KEPT_RUNS)
+    chapters = discover(REPO)
+    assert {r["chapter"] for r in kept.values()} >= {"diffusion-forgetting", "rank-collapse"}  # their former defaults
+    page = book.scorecard_markdown([], {}, chapters, kept)
+    for name, r in kept.items():
+        assert r["profile"] in chapters[r["chapter"]].profile_names and r["profile"] not in ("smoke", "default")
+        assert f"## Kept run `{name}` of" in page and f"On cpu, profile {r['profile']}," in page
+        stale = staleness(r, chapters[r["chapter"]])
+        assert (f"**Stale**: {stale}." in page) == bool(stale)
+    older = {name: {**r, "code": {**r["code"], "hopbook.stats": "0" * 64}} for name, r in kept.items()}
+    assert book.scorecard_markdown([], {}, chapters, older).count("**Stale**: changed since it ran:") == len(kept)
+
+
 def test_a_run_is_stale_when_the_code_it_ran_changes(smoke_book, tmp_path):
     results = results_of(smoke_book, "linear-attention")
     chapter = discover(smoke_book)["linear-attention"]
