@@ -6,8 +6,6 @@ from contextlib import contextmanager
 
 import torch
 
-DEVICES = ("auto", "cpu", "cuda", "mps")  # what a chapter's `device` parameter may name
-
 
 class DeviceMissing(RuntimeError):
     """A device that this machine does not have."""
@@ -34,15 +32,17 @@ def require(device: str) -> None:
 
 def describe(device: str) -> str:
     """The device as the results name it: the GPU's model, Apple MPS, or cpu."""
-    return {"cuda": torch.cuda.get_device_name() if device == "cuda" else "", "mps": "Apple MPS"}.get(device, device)
+    if device == "cuda":
+        return torch.cuda.get_device_name()
+    return "Apple MPS" if device == "mps" else device
 
 
 @contextmanager
 def threads(n: int) -> Iterator[None]:
     """torch's CPU threads set to n for a with block, then restored. For small models: a second
     thread buys little at their size, and on a busy machine every step of theirs waits for a
-    descheduled sibling thread (beside one other computing process, a width-64 GPT's step took
-    12x longer on two threads, and none longer on one: benchmarks/threads.txt)."""
+    descheduled sibling thread (beside one busy process, a width-64 GPT's step took 2.5x longer on
+    two threads than on one; alone, two were 1.24x faster: benchmarks/threads.txt)."""
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:

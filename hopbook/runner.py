@@ -40,8 +40,8 @@ from hopbook.chapters import Chapter, ChapterError
 from hopbook.claims import CLAIMS_FILE, RUN_ENVIRONMENT, Run, recorded_names
 
 RESULTS_FILE = "results.json"
-_RECORDED_VERSIONS = (
-    "hopbook", "torch", "numpy", "scipy", "matplotlib", "seaborn", "papermill", "jupytext", "transformers", "peft",
+_LIBRARIES = (  # whose versions a run depends on; hopbook's own code counts instead of its version
+    "torch", "numpy", "scipy", "matplotlib", "seaborn", "papermill", "jupytext", "transformers", "peft",
     "diffusers", "torchvision",
 )
 
@@ -55,8 +55,8 @@ def code_record(chapter: Chapter) -> dict[str, str]:
 
 
 def versions() -> dict[str, str]:
-    """The versions of the libraries a run depends on (hopbook's own code counts instead of its version)."""
-    return {name: metadata.version(name) for name in _RECORDED_VERSIONS if name != "hopbook"}
+    """The versions of the libraries a run depends on."""
+    return {name: metadata.version(name) for name in _LIBRARIES}
 
 
 def run_key(chapter: Chapter, params: dict, code: dict[str, str] | None = None) -> str:
@@ -197,7 +197,7 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path, command
             "device": devices.describe(device),
             "elapsed_s": round(elapsed, 2),
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "versions": {name: metadata.version(name) for name in _RECORDED_VERSIONS},
+            "versions": {"hopbook": metadata.version("hopbook"), **versions()},
             "data": corpus.shipped(),
             "python": platform.python_version(),
             "platform": platform.platform(),
