@@ -61,8 +61,10 @@ def toc_chapters(root: Path, chapters: dict[str, Chapter]) -> list[Chapter]:
     return [chapters[slug] for slug in slugs]
 
 
-def planned_runs(root: Path, profile: str, overrides: dict | None = None) -> list[tuple[Chapter, dict]]:
-    """Every chapter of the book with its checked parameters for the profile.
+def plan(root: Path, profile: str, overrides: dict | None = None) -> list[dict]:
+    """Per chapter of the book: its slug, the state of its run of the profile (current, stale or
+    missing) and the reason (what changed since it ran, or where no run was found); for the build,
+    the chapter, its checked parameters and its run's folder.
 
     overrides set a parameter in every chapter that declares it (such as device); each must be
     declared by some chapter, and every chapter's parameters, data and device are checked here,
@@ -73,25 +75,26 @@ def planned_runs(root: Path, profile: str, overrides: dict | None = None) -> lis
     unknown = [name for name in overrides if not any(name in c.params for c in chapters)]
     if unknown:
         raise ParameterError(f"no chapter has a parameter {', '.join(map(repr, unknown))}")
-    planned = []
+    checked = []
     for chapter in chapters:
         try:
             params = chapter.resolve(profile, {k: v for k, v in overrides.items() if k in chapter.params})
             chapter.check_requirements(params)
         except ParameterError as err:
             raise ParameterError(f"{chapter.slug}: {err}") from None
-        planned.append((chapter, params))
-    return planned
+        checked.append((chapter, params))
+    rows = []
+    for chapter, params in checked:
+        out = runs_dir(root, profile) / chapter.slug
+        state, reason = run_state(chapter, params, out)
+        rows.append({"slug": chapter.slug, "state": state, "reason": reason,
+                     "chapter": chapter, "params": params, "out": out})
+    return rows
 
 
 def status(root: Path, profile: str, overrides: dict | None = None) -> list[dict]:
-    """Per chapter, its slug, the state of its run of the profile (current, stale or missing) and the
-    reason: what changed since it ran, or where no run was found."""
-    rows = []
-    for chapter, params in planned_runs(root, profile, overrides):
-        state, reason = run_state(chapter, params, runs_dir(root, profile) / chapter.slug)
-        rows.append({"slug": chapter.slug, "state": state, "reason": reason})
-    return rows
+    """The plan's slug, state and reason per chapter, as `hopbook status --json` prints them."""
+    return [{key: row[key] for key in ("slug", "state", "reason")} for row in plan(root, profile, overrides)]
 
 
 def status_lines(rows: list[dict]) -> list[str]:
@@ -99,42 +102,40 @@ def status_lines(rows: list[dict]) -> list[str]:
     return [f"{r['slug']}: {r['state']}" + (f" ({r['reason']})" if r["reason"] else "") for r in rows]
 
 
-def bring_up_to_date(root: Path, profile: str, overrides: dict | None = None, log=print) -> list[dict]:
-    """Run every chapter of the profile that has no current run (see planned_runs), each in a fork of
-    this warmed process (hopbook.warm); return all their results."""
-    planned = planned_runs(root, profile, overrides)
-    outs = [runs_dir(root, profile) / chapter.slug for chapter, _ in planned]
-    todo = [not is_up_to_date(chapter, params, out) for (chapter, params), out in zip(planned, outs)]
-    if any(todo):
+def bring_up_to_date(rows: list[dict], profile: str, log=print) -> list[dict]:
+    """Run every chapter of the plan whose run is not current, each in a fork of this warmed process
+    (hopbook.warm); return all their results."""
+    if any(row["state"] != "current" for row in rows):
         warm.warm_up()
     command = current_command()
-    for (chapter, params), out, stale in zip(planned, outs, todo):
-        if stale:
-            log(f"{chapter.slug}: running the {profile} profile")
-            warm.run(chapter, params, profile, out, command)
-    return [read_results(out) for out in outs]
+    for row in rows:
+        if row["state"] != "current":
+            log(f"{row['slug']}: running the {profile} profile")
+            warm.run(row["chapter"], row["params"], profile, row["out"], command)
+    return [read_results(row["out"]) for row in rows]
 
 
 def declared_sweeps(root: Path) -> list[dict]:
-    """The sweeps the chapters declare, each with its chapter, name, profile and grid, every point
-    checked (see hopbook.sweep.grid): a bad one raises ParameterError before anything runs."""
+    """The sweeps the chapters declare, each with its chapter, name, profile, grid and the number of
+    its points to run; every point is checked (see hopbook.sweep.grid): a bad one raises
+    ParameterError before anything runs."""
     declared = []
     for chapter in toc_chapters(root, discover(root)):
         for name, spec in chapter.sweeps.items():
             out = sweeps_dir(root) / chapter.slug / name
             profile = spec.get("profile", "default")
-            sweep.grid(chapter, profile, spec["grid"], out)
-            declared.append({"chapter": chapter, "name": name, "profile": profile, "grid": spec["grid"], "out": out})
+            points = sweep.grid(chapter, profile, spec["grid"], out)
+            stale = sum(not is_up_to_date(chapter, p.params, p.out) for p in points)
+            declared.append({"chapter": chapter, "name": name, "profile": profile, "grid": spec["grid"], "out": out,
+                             "points": len(points), "stale": stale})
     return declared
 
 
 def bring_sweeps_up_to_date(declared: list[dict], log=print) -> list[dict]:
     """Run the stale points of the declared sweeps, on one warmed cluster (hopbook.sweep.cluster);
     return each with its table and the folder of its maps."""
-    stale = [s for s in declared if any(not is_up_to_date(s["chapter"], p.params, p.out)
-                                        for p in sweep.grid(s["chapter"], s["profile"], s["grid"], s["out"]))]
     done = []
-    with sweep.cluster() if stale else nullcontext() as client:
+    with sweep.cluster() if any(s["stale"] for s in declared) else nullcontext() as client:
         for s in declared:
             log(f"{s['chapter'].slug}: sweep {s['name']} ({s['profile']} profile)")
             table = sweep.sweep(s["chapter"], s["profile"], s["grid"], s["out"], client=client)
@@ -403,16 +404,14 @@ def stage(root: Path, all_results: list[dict], sweeps: list[dict]) -> None:
 
 
 def build(root: Path, profile: str = "default", overrides: dict | None = None, log=print) -> Path:
-    """Print the plan (see status), bring the profile's runs (with overrides, see bring_up_to_date)
-    and the declared sweeps up to date and build the HTML book; return its folder."""
-    sweeps = declared_sweeps(root)
-    for line in status_lines(status(root, profile, overrides)):
+    """Print the plan (see plan and declared_sweeps), bring the profile's runs (with overrides, see
+    plan) and the declared sweeps up to date and build the HTML book; return its folder."""
+    sweeps, rows = declared_sweeps(root), plan(root, profile, overrides)
+    for line in status_lines(rows):
         log(line)
     for s in sweeps:
-        points = sweep.grid(s["chapter"], s["profile"], s["grid"], s["out"])
-        stale = sum(not is_up_to_date(s["chapter"], p.params, p.out) for p in points)
-        log(f"{s['chapter'].slug}: sweep {s['name']}: {stale} of {len(points)} points to run")
-    results = bring_up_to_date(root, profile, overrides, log)
+        log(f"{s['chapter'].slug}: sweep {s['name']}: {s['stale']} of {s['points']} points to run")
+    results = bring_up_to_date(rows, profile, log)
     stage(root, results, bring_sweeps_up_to_date(sweeps, log))
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     subprocess.run(
