@@ -17,9 +17,10 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from hopbook import prose, sweep, warm
+from hopbook import controls, prose, sweep, warm
 from hopbook.chapters import Chapter, ChapterError, ParameterError, discover
-from hopbook.claims import format_measured, recorded_names, verdict_label
+from hopbook.claims import format_measured, recorded_names, summary_line, verdict_summary
+from hopbook.directives import FENCE
 from hopbook.rules import names_in
 from hopbook.runner import (
     RESULTS_FILE, current_command, is_up_to_date, label, read_results, staleness, state as run_state,
@@ -102,9 +103,9 @@ def status_lines(rows: list[dict]) -> list[str]:
     return [f"{r['slug']}: {r['state']}" + (f" ({r['reason']})" if r["reason"] else "") for r in rows]
 
 
-def bring_up_to_date(rows: list[dict], profile: str, log=print) -> list[dict]:
+def bring_up_to_date(rows: list[dict], profile: str, log=print) -> None:
     """Run every chapter of the plan whose run is not current, each in a fork of this warmed process
-    (hopbook.warm); return all their results."""
+    (hopbook.warm)."""
     if any(row["state"] != "current" for row in rows):
         warm.warm_up()
     command = current_command()
@@ -112,7 +113,6 @@ def bring_up_to_date(rows: list[dict], profile: str, log=print) -> list[dict]:
         if row["state"] != "current":
             log(f"{row['slug']}: running the {profile} profile")
             warm.run(row["chapter"], row["params"], profile, row["out"], command)
-    return [read_results(row["out"]) for row in rows]
 
 
 def declared_sweeps(root: Path) -> list[dict]:
@@ -131,11 +131,16 @@ def declared_sweeps(root: Path) -> list[dict]:
     return declared
 
 
-def bring_sweeps_up_to_date(declared: list[dict], log=print) -> list[dict]:
-    """Run the stale points of the declared sweeps, on one warmed cluster (hopbook.sweep.cluster);
-    return each with its table and the folder of its maps."""
+def bring_sweeps_up_to_date(declared: list[dict], control_runs: list[tuple[Chapter, list]], log=print) -> list[dict]:
+    """Run the stale points of the declared sweeps and the stale control runs (hopbook.controls), on
+    one warmed cluster (hopbook.sweep.cluster); return each sweep with its table and the folder of its maps."""
     done = []
-    with sweep.cluster() if any(s["stale"] for s in declared) else nullcontext() as client:
+    with sweep.cluster() if control_runs or any(s["stale"] for s in declared) else nullcontext() as client:
+        for chapter, points in control_runs:
+            log(f"{chapter.slug}: {len(points)} control runs ({controls.PROFILE} profile)")
+            errors = sweep.run_points(client, chapter, controls.PROFILE, points, current_command())
+            for out, error in errors.items():
+                log(f"{chapter.slug}: control {out.name} failed: {error}")
         for s in declared:
             log(f"{s['chapter'].slug}: sweep {s['name']} ({s['profile']} profile)")
             table = sweep.sweep(s["chapter"], s["profile"], s["grid"], s["out"], client=client)
@@ -147,7 +152,7 @@ def latest_results(root: Path, profile: str | None = None) -> list[dict]:
     """The most recently finished run of each chapter, over all profiles or the one given."""
     latest: dict[str, dict] = {}
     for path in sorted((root / "runs").glob(f"{profile or '*'}/*/{RESULTS_FILE}")):
-        results = json.loads(path.read_text())
+        results = read_results(path.parent)
         kept = latest.get(results["chapter"])
         if kept is None or results["finished"] > kept["finished"]:
             latest[results["chapter"]] = results
@@ -155,29 +160,52 @@ def latest_results(root: Path, profile: str | None = None) -> list[dict]:
 
 
 def scorecard_table(results: dict) -> str:
-    """One chapter's claims in full, as a Markdown table: claim, paper, ours, verdict, criterion."""
-    lines = ["| claim | paper | ours | verdict | criterion |", "|---|---|---|---|---|"]
+    """One chapter's claims in full, as a Markdown table: claim, paper, ours, verdict, criterion, control."""
+    lines = ["| claim | paper | ours | verdict | criterion | control |", "|---|---|---|---|---|---|"]
     for c in results["claims"]:
         cells = [
-            f"**{c['id']}**: {c['statement']}",
+            f"**{c['id']}** ({c['kind']}): {c['statement']}",
             f"{c['source']}: {c['paper']}",
             format_measured(c["measured"]),
-            verdict_label(c["holds"]),
+            verdict_text(c),
             f"`{c['criterion']}`",
+            control_text(c),
         ]
         lines.append(_row(cells))
     return "\n".join(lines)
 
 
 def scorecard_lines(results: dict) -> str:
-    """One chapter's claims a line each: id, verdict, the paper's statement and our deciding values
-    (those the criterion reads), both cut short."""
-    lines = ["| claim | verdict | paper | ours |", "|---|---|---|---|"]
+    """One chapter's claims a line each: id, kind, verdict, its control's verdict, the paper's
+    statement and our deciding values (those the criterion reads), both cut short."""
+    lines = ["| claim | kind | verdict | control | paper | ours |", "|---|---|---|---|---|---|"]
     for c in results["claims"]:
         deciding = {k: v for k, v in c["measured"].items() if k in names_in(c["criterion"])}
-        cells = [f"`{c['id']}`", verdict_label(c["holds"]), _cut(c["paper"]), _cut(format_measured(deciding))]
+        cells = [f"`{c['id']}`", c["kind"], verdict_text(c), control_text(c, short=True), _cut(c["paper"]),
+                 _cut(format_measured(deciding))]
         lines.append(_row(cells))
     return "\n".join(lines)
+
+
+def verdict_text(claim: dict) -> str:
+    """holds, does not hold, not tested (with its reason), or passes for a check that holds; a claim
+    that cannot fail at this setting says so."""
+    if claim["kind"] == "check" and claim["verdict"] == "holds":
+        return "passes"
+    if claim["verdict"] == "not tested":
+        return f"not tested: {claim.get('reason', '')}".rstrip(": ")
+    return f"**{claim['verdict']}, {controls.CANNOT_FAIL}**" if controls.cannot_fail(claim) else claim["verdict"]
+
+
+def control_text(claim: dict, short: bool = False) -> str:
+    """The claim's control and the verdict there (none, with the reason, where it has none)."""
+    control = claim.get("control", "")
+    if not control:
+        return "none (a check)" if claim["kind"] == "check" else "not declared"
+    if control.startswith("none:"):
+        return "none" if short else control
+    said = claim.get("control_verdict") or "not run"
+    return f"{said}" if short else f"`{control}`: {said}"
 
 
 def _row(cells: list[str]) -> str:
@@ -190,7 +218,7 @@ def _cut(text: str, width: int = 60) -> str:
 
 def committed_results(root: Path, folder: str = GPU_RUNS) -> dict[str, dict]:
     """The committed runs in folder (GPU_RUNS or KEPT_RUNS), by run name (their folder's name)."""
-    return {p.parent.name: json.loads(p.read_text()) for p in sorted((root / folder).glob(f"*/{RESULTS_FILE}"))}
+    return {p.parent.name: read_results(p.parent) for p in sorted((root / folder).glob(f"*/{RESULTS_FILE}"))}
 
 
 def keep_gpu_runs(root: Path, profile: str) -> list[Path]:
@@ -209,19 +237,31 @@ def keep_gpu_runs(root: Path, profile: str) -> list[Path]:
 
 
 def _summary(r: dict) -> str:
-    held = sum(c["holds"] for c in r["claims"])
-    return f"{held} of {len(r['claims'])} claims hold"
+    """The verdicts of a run in one line, and the claims that cannot fail at this setting."""
+    line = verdict_summary(r["claims"])["summary"]
+    weak = [f"`{c['id']}`" for c in r["claims"] if controls.cannot_fail(c)]
+    return line + (f"; {controls.CANNOT_FAIL}: {', '.join(weak)}" if weak else "")
 
 
 def scorecard_markdown(all_results: list[dict], gpu_runs: dict[str, dict], chapters: dict[str, Chapter],
                        kept_runs: dict[str, dict] | None = None) -> str:
     """The scorecard page: a line per claim of every chapter, the full criteria, measurements and
     parameters a click away; then the claims of the committed GPU runs and kept runs, stale ones marked."""
+    claims = [c for r in all_results for c in r["claims"]]
+    counts = verdict_summary(claims)
+    weak = sum(controls.cannot_fail(c) for c in claims)
     parts = [
         "# Scorecard\n",
-        "Every claim the book tests, as measured in the runs this book was built from. The verdict is",
-        "the chapter's declared criterion evaluated on the measured values; *ours* shows the values the",
-        "criterion reads. This page is generated by `hopbook build`; `hopbook scorecard` prints the full tables.\n",
+        f"**{summary_line(counts)}** in the runs this book was built from; of the claims that hold, {weak}",
+        f"{'holds' if weak == 1 else 'hold'} at {'its' if weak == 1 else 'their'} control too, so cannot fail at",
+        "that setting, and say little.\n",
+        "A *claim* is a statement of a source that could be false; a *check* tests our code (an identity, an",
+        "exactness, a bound that holds for any state) and is never counted as a reproduced claim. A verdict is",
+        "the chapter's declared criterion evaluated on the measured values, or *not tested* where the chapter's",
+        "declared rule says this run's model, data or scale cannot test the statement. Each claim's *control*",
+        f"is a run ({controls.PROFILE} profile) at parameters where its criterion should fail; a claim that holds",
+        f"there too is marked *{controls.CANNOT_FAIL}*. *Ours* shows the values the criterion reads. This page",
+        "is generated by `hopbook build`; `hopbook scorecard` prints the full tables.\n",
     ]
     def title(r: dict) -> str:
         return f"{{doc}}`{r['title']} <chapters/{r['chapter']}>`"
@@ -274,11 +314,37 @@ def with_prose(executed: nbformat.NotebookNode, source: nbformat.NotebookNode, s
         run_cell = next(ran, None)
         if run_cell is None or run_cell.source != cell.source:
             raise ChapterError(f"{slug}: the code cells of its run differ from its source's; rerun it")
+        run_cell.metadata["tags"] = list(dict.fromkeys(run_cell.metadata.get("tags", []) + cell.metadata.get("tags", [])))
         cells += [run_cell, *injected] if "parameters" in cell.metadata.get("tags", []) else [run_cell]
     if next(ran, None) is not None:
         raise ChapterError(f"{slug}: its run has more code cells than its source; rerun it")
     shown = nbformat.from_dict(executed)
     shown.cells = cells
+    return shown
+
+
+def with_verdicts(nb: nbformat.NotebookNode, results: dict) -> nbformat.NotebookNode:
+    """The notebook with each claim directive given what the run decided, as options the book's
+    claim block shows (hopbook.claim_block): verdict, reason, measured (the values its rules read)
+    and control-verdict."""
+    decided = {c["id"]: c for c in results["claims"]}
+
+    def given(match) -> str:
+        claim = decided.get(match.group("id"))
+        if claim is None or ":verdict:" in match.group("body"):
+            return match.group(0)
+        reads = names_in(claim["criterion"])
+        options = {"verdict": claim["verdict"], "reason": claim.get("reason", ""),
+                   "measured": format_measured({k: v for k, v in claim["measured"].items() if k in reads}),
+                   "control-verdict": claim.get("control_verdict") or ""}
+        added = "".join(f":{name}: {value}\n" for name, value in options.items() if value)
+        header = match.group(0)[: match.start("body") - match.start(0)]
+        return header + added + match.group("body") + match.group(0)[match.end("body") - match.start(0):]
+
+    shown = nbformat.from_dict(nb)
+    for cell in shown.cells:
+        if cell.cell_type == "markdown":
+            cell.source = FENCE.sub(given, cell.source)
     return shown
 
 
@@ -291,6 +357,7 @@ def page(notebook: Path, results: dict, chapter: Chapter | None, banner: str = "
     nb = nbformat.read(notebook, as_version=4)
     if source is not None:
         nb = with_prose(nb, source, results["chapter"])
+    nb = with_verdicts(nb, results)
     position = None
     for index, cell in enumerate(nb.cells):
         tags = cell.metadata.setdefault("tags", [])
@@ -405,14 +472,20 @@ def stage(root: Path, all_results: list[dict], sweeps: list[dict]) -> None:
 
 def build(root: Path, profile: str = "default", overrides: dict | None = None, log=print) -> Path:
     """Print the plan (see plan and declared_sweeps), bring the profile's runs (with overrides, see
-    plan) and the declared sweeps up to date and build the HTML book; return its folder."""
+    plan), the declared sweeps and the claims' controls (hopbook.controls) up to date, record each
+    claim's control verdict in its run and build the HTML book; return its folder."""
     sweeps, rows = declared_sweeps(root), plan(root, profile, overrides)
+    control_runs = controls.to_run(root, [row["chapter"] for row in rows])
     for line in status_lines(rows):
         log(line)
     for s in sweeps:
         log(f"{s['chapter'].slug}: sweep {s['name']}: {s['stale']} of {s['points']} points to run")
-    results = bring_up_to_date(rows, profile, log)
-    stage(root, results, bring_sweeps_up_to_date(sweeps, log))
+    for chapter, points in control_runs:
+        log(f"{chapter.slug}: {len(points)} of {len(chapter.controls())} control runs to run")
+    bring_up_to_date(rows, profile, log)
+    sweeps = bring_sweeps_up_to_date(sweeps, control_runs, log)
+    results = [controls.record(row["out"], controls.verdicts(root, row["chapter"])) for row in rows]
+    stage(root, results, sweeps)
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     subprocess.run(
         [str(jupyter_book), "build", str(root), "--all", "--warningiserror", "--keep-going", "--quiet"],

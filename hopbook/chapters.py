@@ -37,6 +37,7 @@ import jupytext
 import nbformat
 from papermill.translators import papermill_translators
 
+from hopbook.directives import ClaimError, Declared, control_name, declared
 from hopbook.rules import evaluate, names_in
 
 PROFILES = ("smoke", "default", "paper")
@@ -115,6 +116,7 @@ class Chapter:
     constraints: tuple[str, ...] = ()
     requires: tuple[tuple[str, str], ...] = ()
     sweeps: dict[str, dict] = field(default_factory=dict)  # NAME: {profile: P, grid: {PARAM: [values]}}
+    claims: tuple[Declared, ...] = ()  # as its Markdown declares them (hopbook.directives)
 
     @property
     def profile_names(self) -> tuple[str, ...]:
@@ -159,6 +161,10 @@ class Chapter:
         """The chapter source as a notebook, ready for papermill."""
         return jupytext.read(self.source)
 
+    def controls(self) -> dict[str, dict]:
+        """The distinct control settings of its claims, by name (hopbook.directives.control_name)."""
+        return {control_name(c.control): c.control for c in self.claims if c.control}
+
     def code(self) -> str:
         """The Python code of the chapter: its code cells, in order."""
         return "\n".join(c.source for c in self.notebook().cells if c.cell_type == "code")
@@ -172,7 +178,7 @@ def load_chapter(source: Path) -> Chapter:
         raise ChapterError(f"{source}: no `hopbook: title:` in the notebook metadata")
     cell = _parameters_cell(nb, source)
     if "shares" in meta:
-        return _with_sweeps(_sharing(source, meta, cell), meta.get("sweeps", {}))
+        return _with_claims(_with_sweeps(_sharing(source, meta, cell), meta.get("sweeps", {})), nb)
     translator = papermill_translators.find_translator(nb.metadata.kernelspec.name, "python")
     ranges, choices = meta.get("ranges", {}), meta.get("choices", {})
     declared = translator.inspect(cell)
@@ -211,7 +217,21 @@ def load_chapter(source: Path) -> Chapter:
             chapter.resolve(profile)
         except ParameterError as err:
             raise ChapterError(f"{source}: profile {profile!r}: {err}") from None
-    return _with_sweeps(chapter, meta.get("sweeps", {}))
+    return _with_claims(_with_sweeps(chapter, meta.get("sweeps", {})), nb)
+
+
+def _with_claims(chapter: Chapter, nb: nbformat.NotebookNode) -> Chapter:
+    """The chapter with the claims its Markdown declares, each control a valid smoke-profile run."""
+    try:
+        claims = tuple(declared(nb, str(chapter.source)))
+    except ClaimError as err:
+        raise ChapterError(str(err)) from None
+    for claim in (c for c in claims if c.control):
+        try:
+            chapter.resolve("smoke", claim.control)
+        except ParameterError as err:
+            raise ChapterError(f"{chapter.source}: the control of claim {claim.id!r}: {err}") from None
+    return replace(chapter, claims=claims)
 
 
 def _with_sweeps(chapter: Chapter, sweeps: object) -> Chapter:

@@ -1,17 +1,19 @@
 """Claims: what a chapter tests, the rule that decides it, what it measured and the verdict.
 
-A chapter declares each claim, with its criterion, before computing anything. The criterion is a
-Python expression over the names the chapter later measures (for example
-"max_residual < 1e-10", see hopbook.rules); the verdict is that expression evaluated on the
-measurements, so the rule a reader sees is the rule that decided.
+A chapter declares each claim where it tests it, as a `{claim}` directive in its Markdown
+(hopbook.directives); the runner reads them before any cell runs and hands them to the kernel, so
+`Claims()` starts with every claim declared and every rule fixed. The criterion is a Python
+expression over the names the chapter later measures (for example "max_residual < 1e-10", see
+hopbook.rules); the verdict is that expression evaluated on the measurements, so the rule a reader
+sees is the rule that decided. A claim with a `tested-if` rule is "not tested", with its reason,
+where that rule is false: the verdict is one of hopbook.directives.VERDICTS.
 
 A measured value is named once. `claims.measure("thm-3.2-i", max_rel_trace_error=e)` gives the
 criterion its `max_rel_trace_error`, writes it to results.json and glues it for the prose as
 `thm-3.2-i.max_rel_trace_error` (a dictionary's entries as `NAME.KEY`, a list's as `NAME.INDEX`).
 Values the prose cites that no criterion reads are recorded with `claims.record`, glued as
-`run.NAME`; the run's parameters are glued as `param.NAME`, the verdict summary as
-`verdicts.n_hold`, `verdicts.n_claims` and `verdicts.failing`. The prose cites these names only
-(hopbook.prose checks it).
+`run.NAME`; the run's parameters are glued as `param.NAME`, the verdict summary as `verdicts.NAME`
+(see verdict_summary). The prose cites these names only (hopbook.prose checks it).
 """
 
 import json
@@ -25,69 +27,73 @@ import numpy as np
 import pandas as pd
 import torch
 
+from hopbook.directives import Declared, declared
 from hopbook.rules import evaluate
 
-CLAIMS_FILE = "claims.json"
 RUN_ENVIRONMENT = "HOPBOOK_RUN"  # set by hopbook.runner for the kernel that executes a chapter
 
 
 @dataclass(frozen=True)
 class Run:
-    """What the runner tells a chapter about the run it is in: its name, profile, device and
-    parameters. A chapter executed by hand, outside `hopbook run`, gets the defaults (no parameters,
-    so nothing is glued as param.NAME)."""
+    """What the runner tells a chapter about the run it is in: its name, profile, device, parameters,
+    the claims its source declares and the file to save them to. A chapter executed by hand, outside
+    `hopbook run`, reads its claims from its own source (the notebook Jupyter has open), has no
+    parameters (so nothing is glued as param.NAME) and saves nothing."""
 
     chapter: str = "unnamed"
     profile: str = "none"
     device: str = "cpu"
     params: dict = field(default_factory=dict)
+    claims: list = field(default_factory=list)  # Declared.as_dict() of each claim, in order
+    save_to: str = ""
 
     @classmethod
     def from_environment(cls) -> "Run":
         text = os.environ.get(RUN_ENVIRONMENT)
-        return cls(**json.loads(text)) if text else cls()
+        return cls(**json.loads(text)) if text else cls(claims=_claims_of_open_notebook())
 
 
 @dataclass
 class Claim:
     id: str
+    kind: str
     statement: str
     source: str
     paper: str
     criterion: str
+    control: str  # NAME=VALUE ... where the criterion should fail, "none: REASON", or "" (a check)
     measured: dict = field(default_factory=dict)
-    holds: bool | None = None
+    verdict: str | None = None  # holds, does not hold or not tested; None until measured
+    holds: bool | None = None  # the verdict of a tested claim; None when not tested
+    reason: str = ""  # why it was not tested
 
 
 class Claims:
-    """The claims of one chapter run, in the order they were declared."""
+    """The claims of one chapter run, in the order its source declares them."""
 
     def __init__(self, run: Run | None = None) -> None:
         self.run = run or Run.from_environment()
-        self._claims: dict[str, Claim] = {}
+        self._declared = {d["id"]: Declared(**d) for d in self.run.claims}
+        self._claims = {id: _claim(d) for id, d in self._declared.items()}
         self.recorded: dict = {}
         _glue(leaves("param", self.run.params))
 
-    def declare(self, id: str, *, statement: str, source: str, paper: str, criterion: str) -> None:
-        """Declare a claim and the rule that will decide it, before anything is measured."""
-        if id in self._claims:
-            raise ValueError(f"claim {id!r} is declared twice")
-        compile(criterion, f"<criterion of {id}>", "eval")  # a malformed rule fails here, early
-        self._claims[id] = Claim(id, statement, source, paper, criterion)
-
-    def measure(self, id: str, **measured) -> bool:
-        """Record the measurements of a declared claim, glue them as ID.NAME and return its verdict."""
-        claim = self._claims[id]
-        if claim.holds is not None:
+    def measure(self, id: str, **measured) -> bool | None:
+        """Record the measurements of a declared claim, glue them as ID.NAME and return whether it
+        holds (None if its tested-if rule says this run cannot test it)."""
+        if id not in self._claims:
+            raise ValueError(f"claim {id!r} is not declared: write a {{claim}} {id} directive in the chapter's Markdown")
+        claim, declaration = self._claims[id], self._declared[id]
+        if claim.verdict is not None:
             raise ValueError(f"claim {id!r} is measured twice")
         measured = {name: _plain(value) for name, value in measured.items()}
-        try:
-            verdict = evaluate(claim.criterion, measured)
-        except NameError as err:
-            raise ValueError(f"criterion of claim {id!r} uses a name that was not measured: {err}") from None
-        if not isinstance(verdict, (bool, np.bool_)):
-            raise TypeError(f"criterion of claim {id!r} gave {verdict!r}, not a boolean")
-        claim.measured, claim.holds = measured, bool(verdict)
+        if declaration.tested_if and not _decide(id, "tested-if rule", declaration.tested_if,
+                                                 {**self.run.params, **measured}):
+            claim.verdict, claim.reason = "not tested", declaration.not_tested
+        else:
+            claim.holds = _decide(id, "criterion", claim.criterion, measured)
+            claim.verdict = "holds" if claim.holds else "does not hold"
+        claim.measured = measured
         _glue(leaves(id, measured))
         return claim.holds
 
@@ -109,18 +115,23 @@ class Claims:
         rows = [
             {
                 "claim": c.id,
+                "kind": c.kind,
                 "criterion": c.criterion,
                 "measured": format_measured(c.measured),
-                "verdict": verdict_label(c.holds),
+                "verdict": c.verdict + (f": {c.reason}" if c.reason else ""),
             }
             for c in self._claims.values()
         ]
         return pd.DataFrame(rows).set_index("claim")
 
     def conclude(self) -> pd.DataFrame:
-        """Save the claims, glue the verdict summary (verdicts.n_hold, verdicts.n_claims and
-        verdicts.failing, the ids of the claims that do not hold) and return the table of verdicts."""
-        self.save()
+        """Save the claims (when run by hopbook), glue the verdict summary (verdicts.NAME, see
+        verdict_summary) and return the table of verdicts; every claim must have been measured."""
+        missing = [c.id for c in self._claims.values() if c.verdict is None]
+        if missing:
+            raise RuntimeError(f"claims declared but never measured: {', '.join(missing)}")
+        if self.run.save_to:
+            Path(self.run.save_to).write_text(json.dumps(self.payload(), indent=2) + "\n")
         _glue(leaves("verdicts", verdict_summary(self.payload()["claims"])))
         return self.table()
 
@@ -131,12 +142,33 @@ class Claims:
             "claims": [asdict(c) for c in self._claims.values()], "recorded": self.recorded,
         }
 
-    def save(self, path: str | Path = CLAIMS_FILE) -> None:
-        """Write the claims as JSON; every declared claim must have been measured."""
-        missing = [c.id for c in self._claims.values() if c.holds is None]
-        if missing:
-            raise RuntimeError(f"claims declared but never measured: {', '.join(missing)}")
-        Path(path).write_text(json.dumps(self.payload(), indent=2) + "\n")
+
+def _claim(d: Declared) -> Claim:
+    control = " ".join(f"{k}={v}" for k, v in d.control.items()) or (f"none: {d.no_control}" if d.no_control else "")
+    return Claim(d.id, d.kind, d.statement, d.source, d.paper, d.criterion, control)
+
+
+def _decide(id: str, what: str, rule: str, names: dict) -> bool:
+    try:
+        verdict = evaluate(rule, names)
+    except NameError as err:
+        raise ValueError(f"{what} of claim {id!r} uses a name that was not measured: {err}") from None
+    if not isinstance(verdict, (bool, np.bool_)):
+        raise TypeError(f"{what} of claim {id!r} gave {verdict!r}, not a boolean")
+    return bool(verdict)
+
+
+def _claims_of_open_notebook() -> list[dict]:
+    """The claims of the notebook Jupyter has open in this kernel (its path is `__session__`), if any."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    path = Path(str(shell.user_ns.get("__session__", ""))) if shell else None
+    if not path or not path.is_file():
+        return []
+    import jupytext
+
+    return [d.as_dict() for d in declared(jupytext.read(path), str(path))]
 
 
 class Words(str):
@@ -147,9 +179,30 @@ class Words(str):
 
 
 def verdict_summary(claims: list[dict]) -> dict:
-    """n_hold, n_claims and failing (the ids of the claims that do not hold, as Markdown)."""
-    failing = [f"`{c['id']}`" for c in claims if not c["holds"]]
-    return {"n_hold": len(claims) - len(failing), "n_claims": len(claims), "failing": ", ".join(failing) or "none"}
+    """The verdicts in numbers and words: n_hold of n_tested claims hold (n_claims in all,
+    n_not_tested not tested), n_pass of n_checks checks pass; failing and not_tested name the claims
+    and checks that do not hold and those not tested (Markdown); summary says it in one line."""
+    tested = [c for c in claims if c["kind"] == "claim" and c["verdict"] != "not tested"]
+    checks = [c for c in claims if c["kind"] == "check"]
+    counts = {
+        "n_claims": sum(c["kind"] == "claim" for c in claims), "n_tested": len(tested),
+        "n_hold": sum(c["verdict"] == "holds" for c in tested),
+        "n_not_tested": sum(c["verdict"] == "not tested" for c in claims),
+        "n_checks": len(checks), "n_pass": sum(c["verdict"] == "holds" for c in checks),
+    }
+    return {
+        **counts,
+        "failing": ", ".join(f"`{c['id']}`" for c in claims if c["verdict"] == "does not hold") or "none",
+        "not_tested": ", ".join(f"`{c['id']}`" for c in claims if c["verdict"] == "not tested") or "none",
+        "summary": summary_line(counts),
+    }
+
+
+def summary_line(counts: dict) -> str:
+    """claims: H of T hold (U not tested) · checks: P of C pass."""
+    untested = f" ({counts['n_not_tested']} not tested)" if counts["n_not_tested"] else ""
+    line = f"claims: {counts['n_hold']} of {counts['n_tested']} hold{untested}"
+    return line + (f" · checks: {counts['n_pass']} of {counts['n_checks']} pass" if counts["n_checks"] else "")
 
 
 def recorded_names(payload: dict) -> set[str]:
@@ -182,11 +235,6 @@ def _glue(named: Iterator[tuple[str, object]]) -> None:
         return
     for name, value in named:
         glue(name, Words(value) if isinstance(value, str) else value, display=False)
-
-
-def verdict_label(holds: bool | None) -> str:
-    """Human-readable verdict."""
-    return {True: "holds", False: "does not hold", None: "not measured"}[holds]
 
 
 def format_measured(measured: dict) -> str:

@@ -13,7 +13,7 @@ from papermill.exceptions import PapermillExecutionError
 from hopbook import book
 from hopbook.prose import UnrecordedCitation
 from hopbook.chapters import PROFILES, Chapter, ChapterError, ParameterError, discover, load_chapter
-from hopbook.claims import verdict_label
+from hopbook.claims import verdict_summary
 from hopbook.runner import run_chapter
 from hopbook.sweep import FAILED, MAPS, TABLE, sweep
 from hopbook.warm import RunFailed
@@ -64,8 +64,7 @@ def cmd_run(root: Path, args: argparse.Namespace) -> None:
     params = chapter.resolve(args.profile, given_once(args.param))
     out = args.out or book.runs_dir(root, args.profile) / chapter.slug
     results = run_chapter(chapter, params, args.profile, out)
-    held = sum(c["holds"] for c in results["claims"])
-    print(f"{chapter.slug}: {held} of {len(results['claims'])} claims hold ({results['elapsed_s']:.1f} s)")
+    print(f"{chapter.slug}: {verdict_summary(results['claims'])['summary']} ({results['elapsed_s']:.1f} s)")
     print(f"wrote {out / (chapter.slug + '.ipynb')} and {out / 'results.json'}")
 
 
@@ -77,7 +76,7 @@ def cmd_sweep(root: Path, args: argparse.Namespace) -> None:
     points = table.drop_duplicates("run")
     print(f"{chapter.slug}: {len(points)} points, {(points['verdict'] == FAILED).sum()} failed")
     for claim, rows in table.dropna(subset="claim").groupby("claim", sort=False):
-        print(f"  {claim}: holds at {(rows['verdict'] == verdict_label(True)).sum()} of {len(points)} points")
+        print(f"  {claim}: holds at {(rows['verdict'] == 'holds').sum()} of {len(points)} points")
     print(f"wrote {out / TABLE} and the maps in {out / MAPS}")
 
 

@@ -37,9 +37,12 @@ import papermill
 
 from hopbook import corpus, devices, fingerprint as fp, prose
 from hopbook.chapters import Chapter, ChapterError
-from hopbook.claims import CLAIMS_FILE, RUN_ENVIRONMENT, Run, recorded_names
+from hopbook.claims import RUN_ENVIRONMENT, Run, recorded_names
+
+CLAIMS_FILE = "claims.json"  # where the kernel saves its claims, in the run's staging folder
 
 RESULTS_FILE = "results.json"
+CLAIMS_PART = "#claims"  # the key of a chapter's declared claims in a run's code record
 _LIBRARIES = (  # whose versions a run depends on; hopbook's own code counts instead of its version
     "torch", "numpy", "scipy", "matplotlib", "seaborn", "papermill", "jupytext", "transformers", "peft",
     "diffusers", "torchvision",
@@ -48,10 +51,12 @@ _LIBRARIES = (  # whose versions a run depends on; hopbook's own code counts ins
 
 def code_record(chapter: Chapter) -> dict[str, str]:
     """The code a run of chapter executes, as a hash per file: the code cells of its source
-    (notebooks/SLUG.md; its prose does not count) and the hopbook modules they import, directly or
-    through one another (docstrings and comments aside)."""
-    source = chapter.code()
-    return {f"notebooks/{chapter.source.name}": fp.fingerprint(code_cells=source), **fp.code(fp.imported(source))}
+    (notebooks/SLUG.md; its prose does not count), the claims it declares (their rules decide) and
+    the hopbook modules they import, directly or through one another (docstrings and comments aside)."""
+    source, name = chapter.code(), f"notebooks/{chapter.source.name}"
+    return {name: fp.fingerprint(code_cells=source),
+            f"{name}{CLAIMS_PART}": fp.fingerprint(claims=[c.as_dict() for c in chapter.claims]),
+            **fp.code(fp.imported(source))}
 
 
 def versions() -> dict[str, str]:
@@ -84,12 +89,19 @@ def changes(results: dict, chapter: Chapter, params: dict) -> list[str]:
     now, then = code_record(chapter), results.get("code", {})
     for name in sorted(now.keys() | then.keys()):
         if now.get(name) != then.get(name):
-            found.append(f"code cells of {name}" if name.startswith("notebooks/") else f"module {name}")
+            found.append(_part(name))
     if "data" in results and results["data"] != corpus.shipped():
         found.append("shipped data")
     found += [f"{name} {results['versions'].get(name)} -> {version}" for name, version in versions().items()
               if results["versions"].get(name) != version]
     return found
+
+
+def _part(name: str) -> str:
+    """A part of the code record in words."""
+    if name.endswith(CLAIMS_PART):
+        return f"claims of {name.removesuffix(CLAIMS_PART)}"
+    return f"code cells of {name}" if name.startswith("notebooks/") else f"module {name}"
 
 
 def staleness(results: dict, chapter: Chapter | None) -> str | None:
@@ -138,9 +150,16 @@ def git_state(folder: Path) -> dict:
 
 
 def read_results(out: Path) -> dict | None:
-    """The results of the finished run in folder out, or None if there is none."""
+    """The results of the finished run in folder out, or None if there is none. A run recorded
+    before claims had kinds and three verdicts reads as claims decided by `holds`."""
     path = out / RESULTS_FILE
-    return json.loads(path.read_text()) if path.exists() else None
+    if not path.exists():
+        return None
+    results = json.loads(path.read_text())
+    for claim in results["claims"]:
+        claim.setdefault("kind", "claim")
+        claim.setdefault("verdict", {True: "holds", False: "does not hold"}.get(claim["holds"], "not tested"))
+    return results
 
 
 def is_up_to_date(chapter: Chapter, params: dict, out: Path) -> bool:
@@ -175,14 +194,16 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path, command
     try:
         executed = staging / f"{chapter.slug}.ipynb"
         start = time.perf_counter()
-        with _environment(RUN_ENVIRONMENT, json.dumps(asdict(Run(chapter.slug, profile, device, params)))):
+        claims = [c.as_dict() for c in chapter.claims]
+        told = Run(chapter.slug, profile, device, params, claims, str(staging / CLAIMS_FILE))
+        with _environment(RUN_ENVIRONMENT, json.dumps(asdict(told))):
             papermill.execute_notebook(
                 notebook, executed, parameters=params, cwd=staging, kernel_name="python3", progress_bar=progress,
                 **({"kernel_manager_class": kernel_manager} if kernel_manager else {}),
             )
         elapsed = time.perf_counter() - start
         if not (staging / CLAIMS_FILE).exists():
-            raise ChapterError(f"{chapter.slug} ran but recorded no claims: end it with claims.conclude()")
+            raise ChapterError(f"{chapter.slug} ran but saved no claims: end it with claims.conclude()")
         recorded = json.loads((staging / CLAIMS_FILE).read_text())
         prose.check(notebook, recorded_names(recorded), chapter.slug)
         results = {

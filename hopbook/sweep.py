@@ -29,14 +29,13 @@ from tqdm.auto import tqdm
 
 from hopbook import warm
 from hopbook.chapters import Chapter, ParameterError
-from hopbook.claims import verdict_label
 from hopbook.runner import current_command, is_up_to_date, read_results
 
 TABLE = "sweep.csv"
 MAPS = "maps"
 POINTS = "points"
 FAILED = "error"  # the verdict of every claim at a point whose run failed
-_COLOURS = {verdict_label(True): "#4c9f70", verdict_label(False): "#c8553d", FAILED: "#bbbbbb"}
+_COLOURS = {"holds": "#4c9f70", "does not hold": "#c8553d", "not tested": "#e0c060", FAILED: "#bbbbbb"}
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,7 @@ def sweep(chapter: Chapter, profile: str, axes: dict[str, list], out: Path, sche
     errors = {}
     if todo:
         with nullcontext(client) if client else cluster(scheduler, workers) as running:
-            errors = _run(running, chapter, profile, todo, current_command())
+            errors = run_points(running, chapter, profile, todo, current_command())
     table = _table(points, errors, out)
     out.mkdir(parents=True, exist_ok=True)
     table.to_csv(out / TABLE, index=False)
@@ -117,7 +116,7 @@ def cluster(scheduler: str | None = None, workers: int = 2) -> Iterator["Client"
         yield client
 
 
-def _run(client, chapter: Chapter, profile: str, points: list[Point], command: str) -> dict[Path, str]:
+def run_points(client, chapter: Chapter, profile: str, points: list[Point], command: str) -> dict[Path, str]:
     """Run the points on the client's workers, each recording command as what made it; return the
     error of each point that failed, by its folder."""
     from dask.distributed import as_completed
@@ -148,10 +147,10 @@ def _table(points: list[Point], errors: dict[Path, str], out: Path) -> pd.DataFr
         results = None if p.out in errors else read_results(p.out)
         missing = f"no {p.out.name}/results.json (is the folder shared with the workers?)"
         error = errors.get(p.out) or ("" if results else missing)
-        claims = results["claims"] if results else [{"id": None, "statement": None, "holds": None}]
+        claims = results["claims"] if results else [{"id": None, "statement": None}]
         for claim in claims:
             rows.append({**p.values, "claim": claim["id"], "statement": claim["statement"],
-                         "verdict": verdict_label(claim["holds"]) if results else FAILED,
+                         "verdict": claim["verdict"] if results else FAILED,
                          "error": error, "run": p.out.relative_to(out).as_posix()})
     return pd.DataFrame(rows)
 
