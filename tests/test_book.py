@@ -11,11 +11,12 @@ import pytest
 
 from conftest import REPO, hopbook
 from hopbook import book
+from hopbook.claims import verdict_summary
 from hopbook.book import toc_chapters
 from hopbook.chapters import discover, load_chapter
 from hopbook.prose import UnrecordedCitation
 from hopbook.rules import evaluate
-from hopbook.runner import is_up_to_date, label, staleness, state
+from hopbook.runner import is_up_to_date, label, read_results, staleness, state
 
 CHAPTERS = sorted(discover(REPO))
 
@@ -54,55 +55,26 @@ def test_each_chapter_records_every_claim_with_a_computed_verdict(smoke_book, sl
     for claim in results["claims"]:
         for key in ("statement", "source", "paper", "criterion"):
             assert isinstance(claim[key], str) and claim[key], (claim["id"], key)
-        assert claim["measured"] and isinstance(claim["holds"], bool)
+        assert claim["kind"] in ("claim", "check") and claim["measured"]
+        assert claim["verdict"] in ("holds", "does not hold", "not tested")
+        # a claim has a control (its verdict recorded by the build) or says why it has none; a check needs none
+        assert claim["control"] or claim["kind"] == "check", claim["id"]
+        has_control = bool(claim["control"]) and not claim["control"].startswith("none:")
+        assert (claim["control_verdict"] is not None) == has_control, claim["id"]
+        if claim["verdict"] == "not tested":
+            assert claim["holds"] is None and claim["reason"], claim["id"]
+            continue
         # the verdict is the declared criterion evaluated on the recorded measurements
-        verdict = evaluate(claim["criterion"], claim["measured"])
-        assert verdict == claim["holds"], claim["id"]
-
-
-# Verdicts the mathematics dictates, whatever the seed: claims that must hold, and statements of a paper
-# that the chapter refutes and that must fail. Claims resting on small samples (smoke fits) are left out.
-DICTATED = {
-    "linear-attention": {
-        "fail": {"proof-strict-interlacing"},  # keys orthogonal to some e_j leave eigenvalues in place
-        "hold": {"lemma-3.1", "thm-3.2-i", "thm-3.2-ii", "thm-3.2-ii-search", "remark-3.3",
-                 "retrieval-fixed-points", "retrieval-displaced"},
-    },
-    "relational-disruption": {
-        "fail": {"prop-4.2-either-overlap",  # the overlap change is a product: "or" must read "and"
-                 "rag-bypass"},  # a bidirectional encoder mixes the context into deeper keys
-        "hold": {"prop-4.2-exact", "gram-delta-general", "prop-4.2-rho", "section-2.4-shift", "remark-4.3-beta",
-                 "real-gram-identity", "real-lora-rank", "real-lora-taught", "real-disruption-unrelated",
-                 "rag-first-layer"},
-    },
-    "intrinsic-forgetting": {
-        "fail": set(),
-        "hold": {"rotation-identity", "thm-4.1", "second-order", "appendix-c", "remark-b6-zero",
-                 "bm-rotation-equivalence", "scale-temperature"},  # L-BFGS converges; the scale identity is exact
-    },
-    "replay-ordering": {"fail": set(), "hold": {"replay-identity", "thm-5.1", "susceptibility"}},
-    "rank-collapse": {
-        "fail": set(),
-        "hold": {"san-double-exponential", "thm-5.2",  # at initialisation, float64, seeded
-                 "alpha-one-chance"},  # with a = 1 the class token never sees the image
-    },
-    "diffusion-forgetting": {"fail": set(), "hold": {"energy-streaming"}},  # the rest rests on trained models
-    "hopfield-attention": {
-        "fail": set(),
-        "hold": {"identity-sdpa", "identity-multihead", "thm-1-descent", "energy-bounds",  # exact, float64
-                 "thm-4-one-step",  # the default patterns are separated by a wide margin
-                 "thm-5-retrieval-bound"},  # an inequality that holds for any state
-    },
-    "head-diagnostics": {"fail": set(), "hold": {"real-head-update"}},  # the model's attention is the update
-    "classical-capacity": {"fail": set(), "hold": {"pinv-fixed-points"}},  # a projection fixes what it projects onto
-}
+        assert claim["holds"] == evaluate(claim["criterion"], claim["measured"]), claim["id"]
+        assert claim["verdict"] == ("holds" if claim["holds"] else "does not hold")
 
 
 @pytest.mark.parametrize("slug", CHAPTERS)
-def test_verdicts_are_those_the_mathematics_dictates(smoke_book, slug):
-    verdicts = {c["id"]: c["holds"] for c in results_of(smoke_book, slug)["claims"]}
-    assert {id for id in DICTATED[slug]["hold"] if not verdicts[id]} == set()
-    assert {id for id in DICTATED[slug]["fail"] if verdicts[id]} == set()
+def test_verdicts_are_those_the_chapter_says_the_mathematics_dictates(smoke_book, slug):
+    verdicts = {c["id"]: c["verdict"] for c in results_of(smoke_book, slug)["claims"]}
+    expected = {c.id: c.expect for c in discover(REPO)[slug].claims if c.expect}
+    assert expected, f"{slug} expects no verdict of any claim (:expect:)"
+    assert {id: verdicts[id] for id in expected} == expected
 
 
 @pytest.mark.parametrize("slug", CHAPTERS)
@@ -110,6 +82,7 @@ def test_chapters_glue_nothing_by_hand_and_never_name_themselves(slug):
     code = discover(REPO)[slug].code()
     assert "glue" not in code and "myst_nb" not in code  # values reach the prose through claims only
     assert "Claims()" in code and slug not in code  # the runner tells the chapter its name
+    assert "declare(" not in code  # its claims are declared in its Markdown
 
 
 @pytest.mark.parametrize("slug", CHAPTERS)
@@ -140,7 +113,7 @@ def test_linear_attention_prose_carries_the_measured_numbers(smoke_book):
     found = measured["thm-3.2-ii-search"]
     assert f"succeeded from {found['n_found']} of {found['n_starts']} starts" in text
     claims = results_of(smoke_book, "linear-attention")["claims"]
-    assert f"{sum(c['holds'] for c in claims)} of {len(claims)} claims hold in this run" in text
+    assert f"In this run, {verdict_summary(claims)['summary']}." in text
 
 
 def test_relational_disruption_prose_carries_the_measured_numbers(smoke_book):
@@ -154,7 +127,7 @@ def test_relational_disruption_prose_carries_the_measured_numbers(smoke_book):
     first = measured["rag-first-layer"]["max_rel_key_change_first_layer"]
     assert f"largest relative change {first:.1e}" in text
     claims = results_of(smoke_book, "relational-disruption")["claims"]
-    assert f"{sum(c['holds'] for c in claims)} of {len(claims)} claims hold in this run" in text
+    assert f"In this run, {verdict_summary(claims)['summary']}." in text
 
 
 def test_the_scorecard_lists_every_claim_on_one_line_with_the_rest_a_click_away(smoke_book):
@@ -163,14 +136,16 @@ def test_the_scorecard_lists_every_claim_on_one_line_with_the_rest_a_click_away(
     in_dropdowns = unspaced(" ".join(page_text_of(d) for d in re.findall(r"<details.*?</details>", source, re.S)))
     for slug in CHAPTERS:
         results = results_of(smoke_book, slug)
-        held = sum(c["holds"] for c in results["claims"])
-        assert f"On cpu, profile smoke, {results['elapsed_s']:.0f} s: {held} of {len(results['claims'])} claims hold" in text
+        summary = verdict_summary(results["claims"])["summary"]
+        assert f"On cpu, profile smoke, {results['elapsed_s']:.0f} s: {summary}" in text
         for name, value in results["params"].items():
             assert f"{name}={value}" in text
         for claim in results["claims"]:
-            verdict = "holds" if claim["holds"] else "does not hold"
-            assert re.search(re.escape(claim["id"]) + " " + re.escape(verdict) + " ", text), claim["id"]  # the line
+            verdict = book.verdict_text(claim).replace("**", "")
+            assert re.search(re.escape(f"{claim['id']} {claim['kind']} {verdict}"), text), claim["id"]  # the line
             assert unspaced(claim["criterion"]) in in_dropdowns
+    everything = [c for slug in CHAPTERS for c in results_of(smoke_book, slug)["claims"]]
+    assert f"{verdict_summary(everything)['summary']} in the runs this book was built from" in text
     assert source.count("<details") >= len(CHAPTERS)
 
 
@@ -224,7 +199,9 @@ def test_a_page_shows_its_runs_outputs_in_todays_prose_which_may_cite_only_what_
     source = copy / "notebooks" / "linear-attention.md"
     text = source.read_text()
     source.write_text(text.replace("\n## ", "\nToday's sentence: {glue:text}`param.seed`.\n\n## ", 1))
-    results = book.bring_up_to_date(book.plan(copy, "smoke"), "smoke", log=lambda line: pytest.fail(f"ran: {line}"))
+    rows = book.plan(copy, "smoke")
+    book.bring_up_to_date(rows, "smoke", log=lambda line: pytest.fail(f"ran: {line}"))
+    results = [read_results(row["out"]) for row in rows]
     book.stage(copy, results, [])
     staged = (copy / "book" / "chapters" / "linear-attention.ipynb").read_text()
     ran = (copy / "runs" / "smoke" / "linear-attention" / "linear-attention.ipynb").read_text()
@@ -243,7 +220,7 @@ def test_the_documented_example_run_is_deterministic(smoke_book, tmp_path):
         done = hopbook("--root", str(REPO), "run", "linear-attention", "--profile", "smoke", "-p", "seed", "5",
                        "--out", str(out))
         assert done.returncode == 0, done.stderr
-        assert "claims hold" in done.stdout
+        assert "claims: " in done.stdout and " hold" in done.stdout
     a, b = json.loads((first / "results.json").read_text()), json.loads((second / "results.json").read_text())
     assert a["params"]["seed"] == 5 and a["overrides"] == {"seed": 5}
     assert a["command"].endswith(f"run linear-attention --profile smoke -p seed 5 --out {first}")
@@ -288,8 +265,7 @@ def test_committed_gpu_runs_are_shown_labelled_truthfully_and_stale_ones_marked(
         assert unspaced("Stale: " + stale if stale else "Current: the code it ran") in unspaced(gpu)
         if stale:  # marked on the scorecard too, under the run's heading
             assert unspaced(f"Run {name} of") in unspaced(scorecard).split(unspaced("Stale: " + stale))[0]
-        held = sum(c["holds"] for c in r["claims"])
-        assert f"{held} of {len(r['claims'])} claims hold" in gpu
+        assert verdict_summary(r["claims"])["summary"] in gpu
     assert "CIFAR-10 could not be reached" in gpu  # the note left beside the run (runs/gpu/RUN/NOTE.md)
     # the run labelled `paper` ran the digits and a smaller model: its overrides say so
     assert label(runs["diffusion-forgetting-h100"], chapters["diffusion-forgetting"]).startswith(

@@ -1,4 +1,4 @@
-"""The example chapter of CONTRIBUTING.md runs as written and follows the pattern it teaches."""
+"""The example chapter of CONTRIBUTING.md runs as written, follows the pattern it teaches, and its control fails."""
 
 import json
 import re
@@ -22,4 +22,12 @@ def test_the_contributing_example_runs_and_its_prose_cites_what_it_recorded(tmp_
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads((tmp_path / "out" / "results.json").read_text())
     assert results["chapter"] == "energy-descent"
-    assert [(c["id"], c["holds"]) for c in results["claims"]] == [("thm-1", True)]
+    assert [(c["id"], c["kind"], c["verdict"]) for c in results["claims"]] == [("thm-1", "check", "holds"),
+                                                                               ("thm-4", "claim", "holds")]
+    # its control is a setting where the claim fails: the criterion can fail
+    (control,) = [c.control for c in chapter.claims if c.control]
+    done = hopbook("--root", str(tmp_path), "run", "energy-descent", "--profile", "smoke",
+                   *[arg for name, value in control.items() for arg in ("-p", name, value)], "--out", str(tmp_path / "control"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    verdicts = {c["id"]: c["verdict"] for c in json.loads((tmp_path / "control" / "results.json").read_text())["claims"]}
+    assert verdicts["thm-4"] == "does not hold"
