@@ -414,13 +414,14 @@ def _stale_banner(name: str, r: dict, chapter: Chapter | None) -> str:
 
 
 def sweeps_markdown(sweeps: list[dict]) -> str:
-    """The robustness page: for each declared sweep, its grid and a map per claim."""
+    """The robustness page: for each declared sweep, its grid and its figure, a panel per claim."""
     parts = [
         "# Where the verdicts hold\n",
         "A verdict holds at the parameters of its run. Each chapter below declares a sweep in its front matter:",
         "`hopbook build` runs the chapter at every point of a grid (an ordinary run each, cached like any run, on",
-        "Dask), and each map shows, per claim, whether it holds at each point. `hopbook sweep SLUG -p NAME v1,v2,...`",
-        "draws such maps over any grid.\n",
+        "Dask), and each figure shows, a panel per claim, whether it holds at each point. A grid reaches past the",
+        "hypotheses where it can, so a map shows where a claim stops holding. `hopbook sweep SLUG -p NAME v1,v2,...`",
+        "draws such a figure over any grid.\n",
     ]
     for s in sweeps:
         chapter, table = s["chapter"], s["table"]
@@ -433,9 +434,11 @@ def sweeps_markdown(sweeps: list[dict]) -> str:
             f" {len(failed)} failed.\n",
         ]
         parts += [f"- point `{Path(run).name}`: {error}" for run, error in zip(failed["run"], failed["error"])]
-        for claim, statement in table.dropna(subset="claim").drop_duplicates("claim")[["claim", "statement"]].values:
-            parts.append(f"```{{figure}} robustness/{chapter.slug}/{s['name']}/{claim}.png\n"
-                         f":alt: where {claim} holds\n\n`{claim}`: {statement}\n```\n")
+        claims = table.dropna(subset="claim").drop_duplicates("claim")
+        parts += [f"```{{figure}} robustness/{chapter.slug}/{s['name']}/{sweep.MAP}",
+                  f":alt: where the claims of {chapter.slug} hold over {' and '.join(s['grid'])}\n",
+                  "Panels: " + "; ".join(f"`{c}`: {statement}" for c, statement in claims[["claim", "statement"]].values),
+                  "```\n"]
     return "\n".join(parts)
 
 

@@ -5,8 +5,8 @@ profile's value. Each point is an ordinary run (hopbook.runner) in its own folde
 is up to date; the points that need running run on Dask distributed, a local cluster unless an
 address names one, each worker warmed once and running every point in a fork of itself with one
 thread (hopbook.warm). A point that fails is recorded with its error and the others go on. The
-verdicts land in one table, a row per point and claim, and a robustness map per claim: whether it
-holds at each point, as a heat map over the first two parameters, one panel per value of the rest.
+verdicts land in one table, a row per point and claim, and one figure of small multiples: a panel
+per claim, whether it holds at each point, over the first two parameters (a panel per value of the rest).
 
 Dask rather than Ray: a run is one independent task of a few seconds to minutes, which is what
 `Client.submit` does; dask.distributed installs from PyPI as pure Python, runs the same code on a
@@ -33,9 +33,11 @@ from hopbook.runner import current_command, is_up_to_date, read_results
 
 TABLE = "sweep.csv"
 MAPS = "maps"
+MAP = "verdicts.png"  # the sweep's one figure, a panel per claim, in MAPS
 POINTS = "points"
 FAILED = "error"  # the verdict of every claim at a point whose run failed
-_COLOURS = {"holds": "#4c9f70", "does not hold": "#c8553d", "not tested": "#e0c060", FAILED: "#bbbbbb"}
+_COLOURS = {"holds": "#4c9f70", "does not hold": "#c8553d", "not tested": "#c9a227", FAILED: "#999999"}
+_MARKS = {"holds": "✓", "does not hold": "✗", "not tested": "–", FAILED: "!"}
 
 
 @dataclass(frozen=True)
@@ -155,40 +157,47 @@ def _table(points: list[Point], errors: dict[Path, str], out: Path) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
-def draw_maps(table: pd.DataFrame, axes: list[str], folder: Path) -> list[Path]:
-    """A robustness map per claim, folder/CLAIM.png: its verdict over the first two swept parameters
-    (one row if only one is swept), a panel per value of the others, every panel in the grid's order.
-    A point that failed shows as error in every claim's map."""
+def draw_maps(table: pd.DataFrame, axes: list[str], folder: Path, columns: int = 4) -> Path:
+    """The sweep's verdicts as one figure of small multiples, folder/MAP: a panel per claim (and per
+    value of the swept parameters beyond the first two), each a map of its verdict over the first two
+    (one row if only one is swept), every panel in the grid's order, `columns` panels a row. A point
+    that failed shows as error in every claim's panel."""
     folder.mkdir(parents=True, exist_ok=True)
     order = {name: list(dict.fromkeys(table[name])) for name in axes}
     x, y, facets = axes[0], (axes[1] if len(axes) > 1 else None), axes[2:]
     keys = list(itertools.product(*(order[name] for name in facets)))  # [()] when nothing is faceted
-    written = []
-    for claim in table["claim"].dropna().unique():
+    panels = [(claim, key) for claim in table["claim"].dropna().unique() for key in keys] or [(None, key) for key in keys]
+    n_columns = min(columns, len(panels))
+    n_rows = -(-len(panels) // n_columns)
+    width, height = 1.0 + 0.45 * len(order[x]), 1.0 + 0.3 * (len(order[y]) if y else 1)  # inches per panel
+    fig, axs = plt.subplots(n_rows, n_columns, figsize=(width * n_columns, height * n_rows + 0.4), squeeze=False)
+    for ax, (claim, key) in zip(axs.flat, panels):
         rows = table[(table["claim"] == claim) | table["claim"].isna()]
-        fig, axs = plt.subplots(1, len(keys), figsize=(0.6 + (0.9 + 0.8 * len(order[x])) * len(keys), 2.6),
-                                squeeze=False)
-        for ax, key in zip(axs[0], keys):
-            panel = rows[(rows[facets] == list(key)).all(axis=1)] if facets else rows
-            _panel(ax, panel, x, y, order)
-            ax.set_title(", ".join(f"{name}={value}" for name, value in zip(facets, key)), fontsize=8)
-        fig.suptitle(claim, fontsize=10)
-        fig.tight_layout()
-        path = folder / f"{claim}.png"
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
-    return written
+        panel = rows[(rows[facets] == list(key)).all(axis=1)] if facets else rows
+        _panel(ax, panel, x, y, order)
+        ax.set_title(", ".join([str(claim or "no claims")] + [f"{n}={v}" for n, v in zip(facets, key)]), fontsize=8)
+    for ax in list(axs.flat)[len(panels):]:
+        ax.axis("off")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colour) for colour in _COLOURS.values()]
+    fig.legend(handles, [f"{_MARKS[v]} {v}" for v in _COLOURS], loc="lower center", ncol=len(_COLOURS), fontsize=8,
+               frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    path = folder / MAP
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
 
 
 def _panel(ax, panel: pd.DataFrame, x: str, y: str | None, order: dict[str, list]) -> None:
-    """One heat map of verdicts: a coloured, labelled cell per point, the values in the grid's order."""
+    """One map of verdicts: a coloured, marked cell per point, the values in the grid's order."""
     xs, ys = order[x], order[y] if y else [""]
     for _, row in panel.iterrows():
         i, j = xs.index(row[x]), ys.index(row[y]) if y else 0
         ax.add_patch(plt.Rectangle((i, j), 1, 1, color=_COLOURS[row["verdict"]]))
-        ax.text(i + 0.5, j + 0.5, row["verdict"], ha="center", va="center", fontsize=7)
-    ax.set(xlim=(0, len(xs)), ylim=(0, len(ys)), xlabel=x, ylabel=y or "")
+        ax.text(i + 0.5, j + 0.5, _MARKS[row["verdict"]], ha="center", va="center", fontsize=8, color="white")
+    ax.set(xlim=(0, len(xs)), ylim=(0, len(ys)))
+    ax.set_xlabel(x, fontsize=7)
+    ax.set_ylabel(y or "", fontsize=7)
     ax.set_xticks([i + 0.5 for i in range(len(xs))], [str(v) for v in xs], fontsize=7)
     ax.set_yticks([j + 0.5 for j in range(len(ys))], [str(v) for v in ys], fontsize=7)
 

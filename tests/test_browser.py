@@ -102,6 +102,8 @@ class Seen:
     broken_images: list[str]  # src of images that did not load
     broken_fonts: list[str]  # families of web fonts (MathJax's among them) that failed to load
     notebooks: dict[str, tuple[int, str]]  # href of each .ipynb link: HTTP status, body
+    claims: dict[str, str]  # the id of each claim block: the verdict it shows beside it
+    cut_math: int  # display equations wider than the page that are not scrollable in their box
     errors: list[str]  # console errors and uncaught exceptions
     blocked: list[str]  # requests that would have left the machine
 
@@ -122,6 +124,10 @@ LOOK = """() => ({
     broken_images: [...document.images].filter(img => !(img.complete && img.naturalWidth > 0)).map(img => img.src),
     broken_fonts: [...document.fonts].filter(font => font.status === "error").map(font => font.family),
     notebooks: [...new Set([...document.querySelectorAll('a[href$=".ipynb"]')].map(a => a.href))],
+    claims: Object.fromEntries([...document.querySelectorAll(".hopbook-claim")].map(block => [
+        block.querySelector(".hopbook-claim-title code").innerText, block.querySelector(".hopbook-verdict").innerText])),
+    cut_math: [...document.querySelectorAll('mjx-container[display="true"]')].filter(box =>
+        box.scrollWidth > box.clientWidth + 1 && getComputedStyle(box).overflowX !== "auto").length,
 })"""
 
 PROSE = """() => {
@@ -223,6 +229,9 @@ def test_linked_notebooks_download(look, entry):
 def test_a_chapter_shows_its_equations_verdicts_and_its_notebook(look, smoke_book, slug):
     [seen] = look(CHAPTER_PAGES + slug).values()
     assert seen.typeset > 0
+    assert seen.cut_math == 0  # a wide equation scrolls inside its box
     claims = json.loads((smoke_book / "runs" / "smoke" / slug / "results.json").read_text())["claims"]
-    assert f"{sum(c['holds'] for c in claims)} of {len(claims)} claims hold" in seen.text
+    # every claim is a block on the page, its verdict beside it (a check that holds "passes")
+    shown = {c["id"]: "passes" if c["kind"] == "check" and c["verdict"] == "holds" else c["verdict"] for c in claims}
+    assert {id: verdict.lower() for id, verdict in seen.claims.items()} == shown
     assert any(urlsplit(href).path == f"/_sources/book/chapters/{slug}.ipynb" for href in seen.notebooks)

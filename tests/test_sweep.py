@@ -1,5 +1,5 @@
 """`hopbook sweep`: a grid checked before anything runs, points run on a local Dask cluster and cached,
-a failed point recorded while the others go on, one table and a robustness map per claim."""
+a failed point recorded while the others go on, one table and one figure, a panel per claim."""
 
 import itertools
 import json
@@ -44,7 +44,7 @@ def test_a_sweep_runs_every_point_records_failures_and_maps_each_claim(tmp_path)
     assert len(failed) == 2 and set(failed["verdict"]) == {"error"}
     assert set(failed["error"]) == {"failed in cell 3: RuntimeError: point two breaks"}
     assert set(table["run"]) == {f"points/seed={a},size={b}" for a in (0, 1, 2) for b in (2, 4)}  # relative to out
-    assert sorted(p.name for p in (out / "maps").iterdir()) == ["even.png", "small.png"]
+    assert [p.name for p in (out / "maps").iterdir()] == ["verdicts.png"]  # one figure, a panel per claim
     point = out / "points" / "seed=0,size=2"
     results = json.loads((point / "results.json").read_text())
     assert results["params"] == {"seed": 0, "size": 2} and results["overrides"] == {}  # the profile's own values
@@ -85,24 +85,25 @@ def test_grid_points_are_named_by_their_checked_values(tmp_path):
 
 
 @pytest.mark.parametrize("axes", [["a"], ["a", "b"], ["a", "b", "c"], ["a", "b", "c", "d"]])
-def test_maps_facet_the_parameters_beyond_two(tmp_path, axes, monkeypatch):
+def test_the_figure_has_a_panel_per_claim_and_facets_the_parameters_beyond_two(tmp_path, axes, monkeypatch):
     grid_values = {"a": [1, 2, 3], "b": ["x", "y"], "c": [0.1, 0.2], "d": [True, False]}
     points = list(itertools.product(*(grid_values[name] for name in axes)))
     rows = [{**dict(zip(axes, p)), "claim": "c1", "statement": "s", "verdict": "holds" if i % 2 else "does not hold",
              "error": "", "run": str(i)} for i, p in enumerate(points) if i > 0]  # the first point failed:
     rows.insert(0, {**dict(zip(axes, points[0])), "claim": None, "statement": None, "verdict": "error",
                     "error": "boom", "run": "failed"})
+    rows += [{**row, "claim": "c2"} for row in rows if row["claim"]]  # a second claim
     panels = []  # (points, x, y, order of the values) of every panel drawn
 
     def record(ax, panel, x, y, order):
         panels.append((len(panel), x, y, order))
 
     monkeypatch.setattr(sweep_module, "_panel", record)
-    [path] = sweep_module.draw_maps(pd.DataFrame(rows), axes, tmp_path)
-    assert path == tmp_path / "c1.png" and path.stat().st_size > 0
+    path = sweep_module.draw_maps(pd.DataFrame(rows), axes, tmp_path)
+    assert path == tmp_path / "verdicts.png" and path.stat().st_size > 0
     n_facets = len(list(itertools.product(*(grid_values[name] for name in axes[2:]))))
-    assert len(panels) == n_facets  # a panel per value of the parameters beyond the first two
-    assert sum(n for n, _, _, _ in panels) == len(points)  # every point once, the failed one as error
+    assert len(panels) == 2 * n_facets  # a panel per claim and value of the parameters beyond the first two
+    assert sum(n for n, _, _, _ in panels) == 2 * len(points)  # every point once a claim, the failed one as error
     assert {(x, y) for _, x, y, _ in panels} == {("a", axes[1] if len(axes) > 1 else None)}
     assert all(order == {name: grid_values[name] for name in axes} for *_, order in panels)  # the grid's order
 
