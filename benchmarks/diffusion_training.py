@@ -1,7 +1,7 @@
 """Benchmark: the project's DDPM training against a plain fp32 eager loop, same model and batches.
 
-`hopbook.ddpm.train` adds diffusers' EMA, a warmup schedule, replay mixing and a progress bar;
-`hopbook.ddpm.train_together` trains --models copies as one vmapped ensemble (torch.func), as the
+`hopbook.models.ddpm.train` adds diffusers' EMA, a warmup schedule, replay mixing and a progress bar;
+`hopbook.models.ddpm.train_together` trains --models copies as one vmapped ensemble (torch.func), as the
 diffusion chapter trains its Task-2 models. The baseline is the bare loop for one model: sample,
 noise, predict, MSE, AdamW step, in fp32. All run side by side in one process, alternating, each
 timed over windows of at least --seconds after a warm-up. Prints training images per second (all
@@ -17,7 +17,8 @@ import time
 import torch
 import torch.nn.functional as F
 
-from hopbook import ddpm, images
+from hopbook.data import images
+from hopbook.models import ddpm
 
 
 def plain_loop(model, data: torch.Tensor, steps: int, batch: int, device: str) -> None:

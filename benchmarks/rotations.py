@@ -22,7 +22,7 @@ import numpy as np
 import scipy.linalg
 import torch
 
-from hopbook.forgetting import Rotations, antisymmetric_generators
+from hopbook.rotations import Rotations, antisymmetric_generators
 
 
 def rate(run, n: int, seconds: float) -> float:

@@ -17,7 +17,7 @@ import time
 import torch
 
 from hopbook.attention import AttentionConfig, variant
-from hopbook.tiny_transformers import CharGPT, VisionTransformer, minibatches, text_windows, train
+from hopbook.models.tiny_transformers import CharGPT, VisionTransformer, minibatches, text_windows, train
 
 BUSY = "import torch\nx = torch.randn(512, 512)\nwhile True:\n    x = torch.tanh(x @ x)"
 

@@ -16,8 +16,8 @@ import torch
 from diffusers import DDPMScheduler
 from torch import Tensor, nn
 
-from hopbook.checkpoints import trained, trained_together
-from hopbook.ddpm import Recipe
+from hopbook.models.checkpoints import trained, trained_together
+from hopbook.models.ddpm import Recipe
 from hopbook.stats import mean_se
 
 POLICIES = ("none", "top", "random", "bottom")

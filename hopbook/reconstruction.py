@@ -11,7 +11,7 @@ import torch
 from diffusers import DDPMScheduler
 from torch import Tensor
 
-from hopbook.ddpm import autocast, noise_scheduler
+from hopbook.models.ddpm import autocast, noise_scheduler
 
 
 @torch.inference_mode()

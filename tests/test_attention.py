@@ -8,7 +8,7 @@ import torch
 
 from hopbook.attention import AttentionConfig, Block, SelfAttention, Transformer, variant
 from hopbook.rank_collapse import composite_norm, curves_at_init, decay_fits, residual_ratio, token_cosines
-from hopbook.tiny_transformers import CharGPT, VisionTransformer, minibatches, patches, perplexity, text_windows
+from hopbook.models.tiny_transformers import CharGPT, VisionTransformer, minibatches, patches, perplexity, text_windows
 
 
 def stack(config: AttentionConfig, depth: int = 3, seed: int = 0) -> Transformer:

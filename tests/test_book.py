@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, hopbook
-from hopbook import book
-from hopbook.claims import verdict_summary
-from hopbook.book import toc_chapters
-from hopbook.chapters import discover, load_chapter
-from hopbook.prose import UnrecordedCitation
-from hopbook.rules import evaluate
-from hopbook.runner import is_up_to_date, label, read_results, staleness, state
+from hopbook.book import build, plan, scorecard
+from hopbook.book.claims import verdict_summary
+from hopbook.book.plan import toc_chapters
+from hopbook.book.chapters import discover, load_chapter
+from hopbook.book.prose import UnrecordedCitation
+from hopbook.book.rules import evaluate
+from hopbook.book.runner import is_up_to_date, label, read_results, staleness, state
 
 CHAPTERS = sorted(discover(REPO))
 
@@ -47,7 +47,7 @@ def test_each_chapter_records_every_claim_with_a_computed_verdict(smoke_book, sl
     assert results["chapter"] == slug and results["profile"] == "smoke"  # told by the runner, not typed in the chapter
     assert results["params"] == discover(REPO)[slug].resolve("smoke") and results["overrides"] == {}
     assert results["command"].startswith("hopbook --root ") and results["command"].endswith("build --profile smoke")
-    assert f"notebooks/{slug}.md" in results["code"] and "hopbook.claims" in results["code"]
+    assert f"notebooks/{slug}.md" in results["code"] and "hopbook.book.claims" in results["code"]
     assert {"torch", "numpy", "papermill", "hopbook"} <= results["versions"].keys()
     assert results["claims"], "a chapter with no claims"
     ids = [c["id"] for c in results["claims"]]
@@ -141,7 +141,7 @@ def test_the_scorecard_lists_every_claim_on_one_line_with_the_rest_a_click_away(
         for name, value in results["params"].items():
             assert f"{name}={value}" in text
         for claim in results["claims"]:
-            verdict = book.verdict_text(claim).replace("**", "")
+            verdict = scorecard.verdict_text(claim).replace("**", "")
             assert re.search(re.escape(f"{claim['id']} {claim['kind']} {verdict}"), text), claim["id"]  # the line
             assert unspaced(claim["criterion"]) in in_dropdowns
     everything = [c for slug in CHAPTERS for c in results_of(smoke_book, slug)["claims"]]
@@ -182,7 +182,7 @@ def test_status_says_what_is_current_stale_or_missing_and_why(smoke_book, tmp_pa
     source = copy / "notebooks" / "linear-attention.md"
     text = source.read_text()
     source.write_text(text.replace("\n## ", "\nA sentence added to the prose.\n\n## ", 1))
-    assert all(r["state"] == "current" for r in book.status(copy, "smoke"))  # a prose edit reruns nothing
+    assert all(r["state"] == "current" for r in plan.status(copy, "smoke"))  # a prose edit reruns nothing
     source.write_text(text.replace("claims = Claims()", "claims = Claims()\nunused = 0", 1))
     shutil.rmtree(copy / "runs" / "smoke" / "classical-capacity")
     done = hopbook("--root", str(copy), "status", "--profile", "smoke")
@@ -199,11 +199,11 @@ def test_a_page_shows_its_runs_outputs_in_todays_prose_which_may_cite_only_what_
     source = copy / "notebooks" / "linear-attention.md"
     text = source.read_text()
     source.write_text(text.replace("\n## ", "\nToday's sentence: {glue:text}`param.seed`.\n\n## ", 1))
-    rows = book.plan(copy, "smoke")
-    book.bring_up_to_date(rows, "smoke", log=lambda line: pytest.fail(f"ran: {line}"))
+    rows = plan.plan(copy, "smoke")
+    plan.bring_up_to_date(rows, "smoke", log=lambda line: pytest.fail(f"ran: {line}"))
     results = [read_results(row["out"]) for row in rows]
-    book.stage(copy, results, [])
-    staged = (copy / "book" / "chapters" / "linear-attention.ipynb").read_text()
+    build.stage(copy, results, [])
+    staged = (copy / "_build" / "site" / "book" / "chapters" / "linear-attention.ipynb").read_text()
     ran = (copy / "runs" / "smoke" / "linear-attention" / "linear-attention.ipynb").read_text()
     assert "Today's sentence" in staged and "Today's sentence" not in ran
     shown, executed = (nbformat.reads(t, as_version=4) for t in (staged, ran))
@@ -211,7 +211,7 @@ def test_a_page_shows_its_runs_outputs_in_todays_prose_which_may_cite_only_what_
         [c.outputs for c in executed.cells if c.cell_type == "code"]  # the run's outputs, every one, in order
     source.write_text(text.replace("\n## ", "\nA typo: {glue:text}`param.sead`.\n\n## ", 1))
     with pytest.raises(UnrecordedCitation, match="linear-attention: the prose cites `param.sead`"):
-        book.stage(copy, results, [])
+        build.stage(copy, results, [])
 
 
 def test_the_documented_example_run_is_deterministic(smoke_book, tmp_path):
@@ -279,17 +279,17 @@ def test_committed_gpu_runs_are_shown_labelled_truthfully_and_stale_ones_marked(
 
 
 def test_kept_runs_of_a_chapters_larger_profile_are_on_the_scorecard_marked_when_stale():
-    kept = book.committed_results(REPO, book.KEPT_RUNS)
+    kept = plan.committed_results(REPO, plan.KEPT_RUNS)
     chapters = discover(REPO)
     assert {r["chapter"] for r in kept.values()} >= {"diffusion-forgetting", "rank-collapse"}  # their former defaults
-    page = book.scorecard_markdown([], {}, chapters, kept)
+    page = scorecard.scorecard_markdown([], {}, chapters, kept)
     for name, r in kept.items():
         assert r["profile"] in chapters[r["chapter"]].profile_names and r["profile"] not in ("smoke", "default")
         assert f"## Kept run `{name}` of" in page and f"On cpu, profile {r['profile']}," in page
         stale = staleness(r, chapters[r["chapter"]])
         assert (f"**Stale**: {stale}." in page) == bool(stale)
     older = {name: {**r, "code": {**r["code"], "hopbook.stats": "0" * 64}} for name, r in kept.items()}
-    assert book.scorecard_markdown([], {}, chapters, older).count("**Stale**: changed since it ran:") == len(kept)
+    assert scorecard.scorecard_markdown([], {}, chapters, older).count("**Stale**: changed since it ran:") == len(kept)
 
 
 def test_a_run_is_stale_when_the_code_it_ran_changes(smoke_book, tmp_path):

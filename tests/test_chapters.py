@@ -4,7 +4,7 @@ import jupytext
 import pytest
 
 from conftest import REPO, write_chapter
-from hopbook.chapters import ChapterError, ParameterError, discover, load_chapter
+from hopbook.book.chapters import ChapterError, ParameterError, discover, load_chapter
 
 META = """ranges: {seed: [0, 100]}
 constraints: [seed != 13]
@@ -91,8 +91,8 @@ def test_unknown_profile_is_refused(tmp_path):
         ("ranges: {depth: [0, 1]}", "unknown parameter 'depth'"),
         ("constraints: [depth > 1]", "unknown parameters \\['depth'\\]"),
         ("ranges: {seed: [5, 10]}", "default of parameter 'seed'"),
-        ("requires: {depth: 'hopbook.available:dataset'}", "requires needs `parameter: module:function`"),
-        ("requires: {seed: hopbook.available.dataset}", "requires needs `parameter: module:function`"),
+        ("requires: {depth: 'hopbook.data.available:dataset'}", "requires needs `parameter: module:function`"),
+        ("requires: {seed: hopbook.data.available.dataset}", "requires needs `parameter: module:function`"),
         ("sweeps: {s: {grid: {depth: [1, 2]}}}", "sweep 's' names unknown parameters \\['depth'\\]"),
         ("sweeps: {s: {grid: {seed: 4}}}", "sweep 's' needs a name of letters"),
         ("sweeps: {s: {grid: {seed: []}}}", "sweep 's' needs a name of letters"),
@@ -108,7 +108,7 @@ def test_malformed_declarations_are_refused_when_loaded(tmp_path, meta, message)
 
 
 def test_required_data_is_checked_before_a_run(tmp_path):
-    meta = "requires: {seed: 'hopbook.available:dataset'}\nprofiles: {smoke: {}}"  # seed stands in for a dataset name
+    meta = "requires: {seed: 'hopbook.data.available:dataset'}\nprofiles: {smoke: {}}"  # seed stands in for a dataset name
     chapter = load_chapter(write_chapter(tmp_path, "demo", "pass", meta))
     with pytest.raises(ParameterError, match="parameter 'seed': unknown dataset 0"):
         chapter.check_requirements(chapter.resolve())

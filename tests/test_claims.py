@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from hopbook.claims import RUN_ENVIRONMENT, Claims, Run, leaves, recorded_names, verdict_summary
-from hopbook.directives import Declared
+from hopbook.book.claims import RUN_ENVIRONMENT, Claims, Run, leaves, recorded_names, verdict_summary
+from hopbook.book.directives import Declared
 
 
 def declared(criterion="residual < 1e-10", save_to="", **options):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from hopbook import images
+from hopbook.data import images
 from hopbook.classical import flip, hebb, magnetisation, pseudoinverse, recall
 from hopbook.random_features import features, mixtures
 

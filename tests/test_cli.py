@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from conftest import HOPBOOK, REPO, hopbook, write_chapter
-from hopbook.cli import main
+from hopbook.book.cli import main
 
 SLOW = """
 import time
-from hopbook.claims import Claims
+from hopbook.book.claims import Claims
 claims = Claims()
 claims.declare("waited", statement="it waited", source="test", paper="-", criterion="seconds >= 0")
 time.sleep(seed)
@@ -31,7 +31,7 @@ def test_list_shows_chapters_parameters_and_profiles():
     assert "key_dist (str, default 'gaussian', allowed {gaussian, sphere, rademacher, anisotropic})" in done.stdout
     for profile in ("smoke", "default", "paper"):
         assert f"profile {profile}:" in done.stdout
-    assert "sweep cosine-beta (smoke profile): cosine in 0,0.35,0.7 x beta in 2,8,32" in done.stdout
+    assert "sweep cosine-beta (smoke profile): cosine in -0.08,0,0.35,0.7 x beta in 2,8,32" in done.stdout
 
 
 @pytest.mark.parametrize(
@@ -101,7 +101,7 @@ def test_bad_parameter_from_the_real_command_exits_1(tmp_path):
         ("raise RuntimeError('claim code failed')", "RuntimeError: claim code failed"),
         (
             """
-            from hopbook.claims import Claims
+            from hopbook.book.claims import Claims
             claims = Claims()
             claims.declare("c", statement="s", source="x", paper="y", criterion="value > 0")
             claims.save()

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from conftest import REPO, hopbook
-from hopbook.chapters import load_chapter
+from hopbook.book.chapters import load_chapter
 
 
 @pytest.mark.slow

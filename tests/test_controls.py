@@ -2,9 +2,9 @@
 
 import pytest
 
-from hopbook import book, controls
-from hopbook.chapters import load_chapter
-from hopbook.runner import read_results, run_chapter
+from hopbook.book import controls, scorecard
+from hopbook.book.chapters import load_chapter
+from hopbook.book.runner import read_results, run_chapter
 
 CHAPTER = '''---
 kernelspec: {display_name: Python 3, language: python, name: python3}
@@ -23,7 +23,7 @@ seed: int = 0  # random seed
 ```
 
 ```{code-cell} ipython3
-from hopbook.claims import Claims
+from hopbook.book.claims import Claims
 
 claims = Claims()
 ```
@@ -75,10 +75,10 @@ def test_a_claim_whose_control_holds_is_flagged_and_one_whose_control_fails_is_n
     assert read_results(out) == results
     flagged = {c["id"]: controls.cannot_fail(c) for c in results["claims"]}
     assert flagged == {"sensitive": False, "robust": True}
-    lines = book.scorecard_lines(results)
+    lines = scorecard.scorecard_lines(results)
     assert "| `robust` | claim | **holds, cannot fail at this setting** | holds |" in lines
     assert "| `sensitive` | claim | holds | does not hold |" in lines
-    assert "cannot fail at this setting: `robust`" in book.scorecard_markdown([results], {}, {"two-claims": chapter})
+    assert "cannot fail at this setting: `robust`" in scorecard.scorecard_markdown([results], {}, {"two-claims": chapter})
 
 
 def test_a_control_that_breaks_the_chapters_declaration_is_refused_when_the_chapter_loads(tmp_path):

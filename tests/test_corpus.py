@@ -1,6 +1,6 @@
 """The shipped text: sentences of a Gutenberg play, and sentences about a new concept."""
 
-from hopbook.corpus import concept_sentences, hamlet_sentences, play_sentences
+from hopbook.data.corpus import concept_sentences, hamlet_sentences, play_sentences
 
 PLAY = """THE TRAGEDY OF TESTING
 

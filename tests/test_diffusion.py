@@ -10,7 +10,9 @@ import torch
 from diffusers.models.unets.unet_2d import UNet2DOutput
 
 from conftest import REPO, hopbook
-from hopbook import available, checkpoints, continual, ddpm, image_energy, images, reconstruction
+from hopbook import continual, image_energy, reconstruction
+from hopbook.data import available, images
+from hopbook.models import checkpoints, ddpm
 from hopbook.hopfield import energy
 
 

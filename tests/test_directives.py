@@ -2,7 +2,7 @@
 
 import pytest
 
-from hopbook.directives import ClaimError, control_name, parse
+from hopbook.book.directives import ClaimError, control_name, parse
 
 CLAIM = """Prose before.
 

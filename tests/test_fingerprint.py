@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from conftest import REPO
-from hopbook import checkpoints, fingerprint
-from hopbook.chapters import discover
+from hopbook.book import fingerprint
+from hopbook.models import checkpoints
+from hopbook.book.chapters import discover
 
 CHAPTERS = discover(REPO)
 
@@ -32,23 +33,23 @@ def edit(path, old, new):
 
 def test_a_chapter_depends_on_the_modules_it_imports_and_theirs():
     modules = fingerprint.imported(CHAPTERS["diffusion-forgetting"].code())
-    assert {"hopbook.ddpm", "hopbook.checkpoints", "hopbook.continual", "hopbook.hopfield", "hopbook.claims"} <= modules
-    assert not modules & {"hopbook.cli", "hopbook.book", "hopbook.runner"}
-    assert "hopbook.ddpm" not in fingerprint.imported(CHAPTERS["linear-attention"].code())
+    assert {"hopbook.models.ddpm", "hopbook.models.checkpoints", "hopbook.continual", "hopbook.hopfield", "hopbook.book.claims"} <= modules
+    assert not modules & {"hopbook.book.cli", "hopbook.book", "hopbook.book.runner"}
+    assert "hopbook.models.ddpm" not in fingerprint.imported(CHAPTERS["linear-attention"].code())
 
 
 def test_docstrings_comments_and_the_command_line_change_no_key(package):
     before = keys(package)
-    edit(package / "ddpm.py", '"""A linear schedule,', '"""A linear noise schedule,')  # a function's docstring
-    edit(package / "checkpoints.py", '"""Trained diffusion models', '"""Trained DDPM models')  # the module's
+    edit(package / "models" / "ddpm.py", '"""A linear schedule,', '"""A linear noise schedule,')  # a function's docstring
+    edit(package / "models" / "checkpoints.py", '"""Trained diffusion models', '"""Trained DDPM models')  # the module's
     edit(package / "gram.py", "\nimport ", "\n# a comment\nimport ")
-    (package / "cli.py").write_text((package / "cli.py").read_text() + "\n\ndef new_command():\n    pass\n")
+    (package / "book" / "cli.py").write_text((package / "book" / "cli.py").read_text() + "\n\ndef new_command():\n    pass\n")
     assert keys(package) == before
 
 
 def test_a_line_of_training_code_retrains_and_reruns_what_uses_it(package):
     runs, training = keys(package)
-    edit(package / "ddpm.py", "beta_end=0.02", "beta_end=0.03")
+    edit(package / "models" / "ddpm.py", "beta_end=0.02", "beta_end=0.03")
     new_runs, new_training = keys(package)
     assert new_training != training
     assert {slug for slug in runs if runs[slug] != new_runs[slug]} == {"diffusion-forgetting"}

@@ -6,10 +6,11 @@ import pytest
 import scipy.linalg
 import torch
 
-from hopbook import boltzmann, forgetting
+from hopbook import boltzmann, rotations
+from hopbook.rotations import Rotations, antisymmetric_generators, expm_apply
 from hopbook.forgetting import (
-    Rotations, antisymmetric_generators, canonical_replays, cluster_outlier_memories, duplicate_baseline,
-    energy_rise, equal_angular_memories, expm_apply, finite_difference_sharpness, latent_gaussian_memories,
+    canonical_replays, cluster_outlier_memories, duplicate_baseline,
+    energy_rise, equal_angular_memories, finite_difference_sharpness, latent_gaussian_memories,
     replay_gain, replay_identity, replay_ordering_steps, second_order_rise, task1_fixed_points,
 )
 from hopbook.hopfield import energy, energy_hessian
@@ -94,9 +95,9 @@ def test_expm_apply_in_chunks_equals_one_batch(monkeypatch):
              (torch.randn(4, 3, 6, generator=gen), A[:, None])]  # broadcast over 4 memory sets
     whole = [expm_apply(x, a, 0.3) for x, a in cases]
     chunks = []
-    one_chunk = forgetting._expm_apply
-    monkeypatch.setattr(forgetting, "_expm_apply", lambda *args: chunks.append(len(args[1])) or one_chunk(*args))
-    monkeypatch.setattr(forgetting, "_CHUNK_BYTES", 3 * A[0].nbytes)
+    one_chunk = rotations._expm_apply
+    monkeypatch.setattr(rotations, "_expm_apply", lambda *args: chunks.append(len(args[1])) or one_chunk(*args))
+    monkeypatch.setattr(rotations, "_CHUNK_BYTES", 3 * A[0].nbytes)
     for (x, a), expected in zip(cases, whole):
         chunks.clear()
         result = expm_apply(x, a, 0.3)

@@ -8,7 +8,7 @@ from hopbook.gram import (
     append_keys, eigenvector_residuals, fixed_direction_search, gram, gram_delta, interlacing_excess,
     linear_retrieval, relational_shift, relational_similarity, retrieval_growth, spectrum, surviving_eigenvalues,
 )
-from hopbook.keys import KEY_DISTRIBUTIONS, sample_keys
+from hopbook.data.keys import KEY_DISTRIBUTIONS, sample_keys
 
 torch.set_default_dtype(torch.float64)
 heads = st.tuples(st.integers(0, 10_000), st.integers(2, 12), st.integers(1, 30), st.sampled_from(KEY_DISTRIBUTIONS))

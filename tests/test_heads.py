@@ -3,11 +3,10 @@
 import pytest
 import torch
 
-from hopbook.corpus import hamlet_sentences
-from hopbook.heads import (
-    attention_logits, model_attention, rare_tokens, recall_probes, recalls_first, scaled_layers, text_ids, windows,
-)
-from hopbook.transformer import load_pretrained
+from hopbook.data.corpus import hamlet_sentences
+from hopbook.data.text_windows import rare_tokens, recall_probes, text_ids, windows
+from hopbook.heads import attention_logits, model_attention, recalls_first, scaled_layers
+from hopbook.models.transformer import load_pretrained
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,9 @@ from diffusers import AutoencoderKL, DDPMScheduler, StableDiffusionPipeline, UNe
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
 from conftest import hopbook
-from hopbook import available, continual, ddpm, images, latent, reconstruction
+from hopbook import continual, reconstruction
+from hopbook.data import available, images
+from hopbook.models import ddpm, latent
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import jupytext
 import pytest
 
 from conftest import hopbook, write_chapter
-from hopbook.prose import UnrecordedCitation, check, cited_names
+from hopbook.book.prose import UnrecordedCitation, check, cited_names
 
 MARKDOWN = """
 The rise is {glue:text}`thm-4.1.difference.mean:.4f` ± {glue:text}`thm-4.1.difference.se`, the word
@@ -34,7 +34,7 @@ def test_an_unrecorded_citation_is_named():
 
 
 CITING = """
-from hopbook.claims import Claims
+from hopbook.book.claims import Claims
 claims = Claims()
 claims.declare("c", statement="s", source="x", paper="y", criterion="value > 0")
 claims.measure("c", value=1.0)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from hopbook.rules import evaluate, names_in
+from hopbook.book.rules import evaluate, names_in
 
 
 def test_a_rule_sees_its_names_and_a_few_builtins_only():

@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 
 from conftest import hopbook, write_chapter
-from hopbook import sweep as sweep_module
-from hopbook.chapters import load_chapter
-from hopbook.sweep import grid
+from hopbook.book import sweep as sweep_module
+from hopbook.book.chapters import load_chapter
+from hopbook.book.sweep import grid
 
 BODY = """
-from hopbook.claims import Claims
+from hopbook.book.claims import Claims
 claims = Claims()
 claims.declare("small", statement="size is small", source="test", paper="size < 3", criterion="size < 3")
 claims.declare("even", statement="seed is even", source="test", paper="-", criterion="seed % 2 == 0")

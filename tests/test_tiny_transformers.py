@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from hopbook.attention import AttentionConfig, variant
-from hopbook.tiny_transformers import CharGPT, VisionTransformer, minibatches, text_windows, train, train_together
+from hopbook.models.tiny_transformers import CharGPT, VisionTransformer, minibatches, text_windows, train, train_together
 
 SEEDS = [0, 1, 2]
 # Stacked, the linear layers run as batched GEMMs that sum in another order than one model's GEMM, so

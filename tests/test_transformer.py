@@ -8,9 +8,9 @@ import time
 import pytest
 import torch
 
-from hopbook.finetune import teach_concept
+from hopbook.models.finetune import teach_concept
 from hopbook.gram import gram, gram_delta
-from hopbook.transformer import (
+from hopbook.models.transformer import (
     ModelNotAvailable, encode, first_segment_tokens, head_projections, load_pretrained, sentence_embedding,
 )
 
@@ -23,7 +23,7 @@ def minilm():
 
 
 def test_a_missing_model_fails_at_once_offline_with_what_to_do():
-    code = "from hopbook.transformer import load_pretrained; load_pretrained('no-such-org/no-such-model')"
+    code = "from hopbook.models.transformer import load_pretrained; load_pretrained('no-such-org/no-such-model')"
     start = time.monotonic()
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, "HF_HUB_OFFLINE": "1"})
@@ -39,7 +39,7 @@ def test_a_folder_that_is_not_a_model_is_refused(tmp_path):
 
 
 def test_the_default_model_loads_offline_from_its_package():
-    code = "from hopbook.transformer import load_pretrained; m, t = load_pretrained(); print(type(m).__name__, m.training)"
+    code = "from hopbook.models.transformer import load_pretrained; m, t = load_pretrained(); print(type(m).__name__, m.training)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           env={**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
     assert done.returncode == 0, done.stderr

@@ -28,7 +28,7 @@ def test_a_sweep_point_records_what_a_fresh_run_records(tmp_path):
 
 
 FAILING = """
-from hopbook.claims import Claims
+from hopbook.book.claims import Claims
 print("about to fail")
 raise ValueError("point broke")
 """

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 from transformers import AutoModel, AutoTokenizer, BatchEncoding, PreTrainedModel, PreTrainedTokenizerBase
 
-from hopbook.available import ModelNotAvailable, default_model_path
+from hopbook.data.available import ModelNotAvailable, default_model_path
 
 
 def load_pretrained(name_or_path: str | Path | None = None) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:

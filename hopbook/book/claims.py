@@ -1,19 +1,19 @@
 """Claims: what a chapter tests, the rule that decides it, what it measured and the verdict.
 
 A chapter declares each claim where it tests it, as a `{claim}` directive in its Markdown
-(hopbook.directives); the runner reads them before any cell runs and hands them to the kernel, so
+(hopbook.book.directives); the runner reads them before any cell runs and hands them to the kernel, so
 `Claims()` starts with every claim declared and every rule fixed. The criterion is a Python
 expression over the names the chapter later measures (for example "max_residual < 1e-10", see
-hopbook.rules); the verdict is that expression evaluated on the measurements, so the rule a reader
+hopbook.book.rules); the verdict is that expression evaluated on the measurements, so the rule a reader
 sees is the rule that decided. A claim with a `tested-if` rule is "not tested", with its reason,
-where that rule is false: the verdict is one of hopbook.directives.VERDICTS.
+where that rule is false: the verdict is one of hopbook.book.directives.VERDICTS.
 
 A measured value is named once. `claims.measure("thm-3.2-i", max_rel_trace_error=e)` gives the
 criterion its `max_rel_trace_error`, writes it to results.json and glues it for the prose as
 `thm-3.2-i.max_rel_trace_error` (a dictionary's entries as `NAME.KEY`, a list's as `NAME.INDEX`).
 Values the prose cites that no criterion reads are recorded with `claims.record`, glued as
 `run.NAME`; the run's parameters are glued as `param.NAME`, the verdict summary as `verdicts.NAME`
-(see verdict_summary). The prose cites these names only (hopbook.prose checks it).
+(see verdict_summary). The prose cites these names only (hopbook.book.prose checks it).
 """
 
 import json
@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from hopbook.directives import Declared, declared
-from hopbook.rules import evaluate
+from hopbook.book.directives import Declared, declared
+from hopbook.book.rules import evaluate
 
-RUN_ENVIRONMENT = "HOPBOOK_RUN"  # set by hopbook.runner for the kernel that executes a chapter
+RUN_ENVIRONMENT = "HOPBOOK_RUN"  # set by hopbook.book.runner for the kernel that executes a chapter
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ The body is the statement, in the chapter's words, written once. Options:
 - `:kind:` `claim` (a statement of a source that could be false; the default) or `check` (an
   identity, an exactness, a fixed point, a bound that holds for any state: it tests our code).
 - `:source:`, `:paper:` where the source says it and what it says; `:criterion:` the rule that
-  decides, a Python expression over the measured values (hopbook.rules).
+  decides, a Python expression over the measured values (hopbook.book.rules).
 - `:control:` parameter overrides (`NAME=VALUE ...`, at the smoke profile) under which the criterion
   is expected *not* to hold, or `none: REASON`. Every claim has one; a check needs none.
 - `:tested-if:` a rule over the parameters and the measured values, and `:not-tested:` the reason:
@@ -24,7 +24,7 @@ The body is the statement, in the chapter's words, written once. Options:
   tested`), which the tests check.
 
 The runner reads the directives before any cell runs, so every rule is fixed before compute; the
-book renders each as a block with its verdict (hopbook.claim_block).
+book renders each as a block with its verdict (hopbook.book.claim_block).
 """
 
 import re
@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 
 import nbformat
 
-from hopbook.rules import names_in
+from hopbook.book.rules import names_in
 
 KINDS = ("claim", "check")
 VERDICTS = ("holds", "does not hold", "not tested")

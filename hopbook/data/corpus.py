@@ -8,7 +8,7 @@ import hashlib
 import re
 from pathlib import Path
 
-DATA = Path(__file__).resolve().parent.parent / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 HAMLET = ("shakespeare", "hamlet.txt")
 CONCEPTS = ("concepts", "sentences.txt")
 

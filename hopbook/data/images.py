@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from torch import Tensor
 from torchvision.transforms.v2 import functional as TF
 
-from hopbook.available import DatasetMissing
-from hopbook.corpus import DATA
+from hopbook.data.available import DatasetMissing
+from hopbook.data.corpus import DATA
 
 DATASETS = ("digits", "mnist", "cifar10")
 SCENARIOS = ("class", "domain")

@@ -6,15 +6,14 @@ VAE is frozen and maps images to latents and back, so the noise is added to late
 reconstruction error is measured in pixels, as in the paper. The protocol is `hopbook.continual.continual`.
 """
 
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from diffusers import DDPMScheduler, StableDiffusionPipeline
 from torch import Tensor, nn
 
-from hopbook.fingerprint import code, fingerprint
-from hopbook import available
+from hopbook.book.fingerprint import code, fingerprint
+from hopbook.data import available
 
 
 class LatentDenoiser(nn.Module):

@@ -1,10 +1,10 @@
 """Sweeps: a chapter run over a grid of parameters, and where each of its claims holds.
 
 A sweep is the product of the values given for some parameters, every other parameter at its
-profile's value. Each point is an ordinary run (hopbook.runner) in its own folder, skipped when it
+profile's value. Each point is an ordinary run (hopbook.book.runner) in its own folder, skipped when it
 is up to date; the points that need running run on Dask distributed, a local cluster unless an
 address names one, each worker warmed once and running every point in a fork of itself with one
-thread (hopbook.warm). A point that fails is recorded with its error and the others go on. The
+thread (hopbook.book.warm). A point that fails is recorded with its error and the others go on. The
 verdicts land in one table, a row per point and claim, and one figure of small multiples: a panel
 per claim, whether it holds at each point, over the first two parameters (a panel per value of the rest).
 
@@ -27,9 +27,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from tqdm.auto import tqdm
 
-from hopbook import warm
-from hopbook.chapters import Chapter, ParameterError
-from hopbook.runner import current_command, is_up_to_date, read_results
+from hopbook.book import warm
+from hopbook.book.chapters import Chapter, ParameterError
+from hopbook.book.runner import current_command, is_up_to_date, read_results
 
 TABLE = "sweep.csv"
 MAPS = "maps"
@@ -99,7 +99,7 @@ def sweep(chapter: Chapter, profile: str, axes: dict[str, list], out: Path, sche
 
 @contextmanager
 def cluster(scheduler: str | None = None, workers: int = 2) -> Iterator["Client"]:
-    """A Dask client whose workers are warmed (hopbook.warm) and run one thread each (a point sets its
+    """A Dask client whose workers are warmed (hopbook.book.warm) and run one thread each (a point sets its
     run's environment process-wide): a local cluster of `workers` processes, or the running one at
     address scheduler, which must share the output folders with this machine."""
     from dask.distributed import Client

@@ -16,11 +16,11 @@ from diffusers import DDPMScheduler
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
-from hopbook import ddpm
-from hopbook.fingerprint import code, fingerprint
+from hopbook.models import ddpm
+from hopbook.book.fingerprint import code, fingerprint
 
-CHECKPOINTS = Path(os.environ.get("HOPBOOK_CHECKPOINTS", Path(__file__).resolve().parent.parent / "runs" / "checkpoints"))
-TRAINING_CODE = ("hopbook.ddpm", "hopbook.checkpoints")
+CHECKPOINTS = Path(os.environ.get("HOPBOOK_CHECKPOINTS", Path(__file__).resolve().parents[2] / "runs" / "checkpoints"))
+TRAINING_CODE = ("hopbook.models.ddpm", "hopbook.models.checkpoints")
 
 
 def trained(

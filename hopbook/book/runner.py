@@ -4,7 +4,7 @@ A run works in a hidden staging folder inside the output folder and moves the ex
 then results.json, into place only when every cell has run, every claim has a verdict and the
 prose cites only recorded values. So results.json marks a finished run: a failed or killed run
 leaves none behind. The kernel learns its chapter, profile, device and parameters from the
-environment variable hopbook.claims.RUN_ENVIRONMENT.
+environment variable hopbook.book.claims.RUN_ENVIRONMENT.
 
 A run is keyed by what can change its outputs: its parameters, its code (the chapter's code cells
 and the `hopbook` modules they import), the shipped data and the library versions; never by the
@@ -13,7 +13,7 @@ run records each of these parts, so `state` can say what made it stale, and the 
 and the parameters it changed from its profile, so a run kept elsewhere (a GPU's, committed) can be
 checked against the code of today (`staleness`) and labelled truthfully (`label`).
 
-`kernel_manager` runs the chapter in another kind of kernel than papermill's fresh one: hopbook.warm
+`kernel_manager` runs the chapter in another kind of kernel than papermill's fresh one: hopbook.book.warm
 passes an in-process kernel in a forked, warmed process.
 """
 
@@ -35,9 +35,10 @@ from pathlib import Path
 
 import papermill
 
-from hopbook import corpus, devices, fingerprint as fp, prose
-from hopbook.chapters import Chapter, ChapterError
-from hopbook.claims import RUN_ENVIRONMENT, Run, recorded_names
+from hopbook.book import devices, fingerprint as fp, prose
+from hopbook.data import corpus
+from hopbook.book.chapters import Chapter, ChapterError
+from hopbook.book.claims import RUN_ENVIRONMENT, Run, recorded_names
 
 CLAIMS_FILE = "claims.json"  # where the kernel saves its claims, in the run's staging folder
 
@@ -173,7 +174,7 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path, command
 
     command is the command line the results record (default: this process's); progress shows
     papermill's bar of cells; kernel_manager, a jupyter_client kernel manager class, replaces
-    papermill's fresh kernel (hopbook.warm's in-process one).
+    papermill's fresh kernel (hopbook.book.warm's in-process one).
 
     Writes out/SLUG.ipynb and out/results.json. Raises papermill's PapermillExecutionError if a
     cell fails, ChapterError if the chapter saved no claims; then neither file is left in out.

@@ -9,14 +9,14 @@ ranges or choices, and the profiles:
       title: Linear-attention impossibility
       ranges: {d: [2, 1024]}             # inclusive; null for an open end
       choices: {key_dist: [gaussian, sphere]}
-      constraints: [span < d]           # Python expressions over the parameters (see hopbook.rules)
-      requires: {dataset: hopbook.images:require}  # parameters naming data that must be on disk,
+      constraints: [span < d]           # Python expressions over the parameters (see hopbook.book.rules)
+      requires: {dataset: hopbook.data.images:require}  # parameters naming data that must be on disk,
                                          # each with the function that checks it (raises if absent)
       profiles:
         smoke: {d: 6}                    # seconds: what the tests run
         paper: {d: 64}                   # the papers' own scale
         full: {d: 32}                    # any other name: a profile of this chapter only
-      sweeps:                            # grids the book maps the verdicts over (hopbook.sweep)
+      sweeps:                            # grids the book maps the verdicts over (hopbook.book.sweep)
         d-p: {profile: smoke, grid: {d: [4, 8], p: [8, 16]}}
     # `default` is the parameters cell itself: what the book shows.
 
@@ -37,8 +37,8 @@ import jupytext
 import nbformat
 from papermill.translators import papermill_translators
 
-from hopbook.directives import ClaimError, Declared, control_name, declared
-from hopbook.rules import evaluate, names_in
+from hopbook.book.directives import ClaimError, Declared, control_name, declared
+from hopbook.book.rules import evaluate, names_in
 
 PROFILES = ("smoke", "default", "paper")
 _TYPES = {"int": int, "float": float, "str": str, "bool": bool}
@@ -116,7 +116,7 @@ class Chapter:
     constraints: tuple[str, ...] = ()
     requires: tuple[tuple[str, str], ...] = ()
     sweeps: dict[str, dict] = field(default_factory=dict)  # NAME: {profile: P, grid: {PARAM: [values]}}
-    claims: tuple[Declared, ...] = ()  # as its Markdown declares them (hopbook.directives)
+    claims: tuple[Declared, ...] = ()  # as its Markdown declares them (hopbook.book.directives)
 
     @property
     def profile_names(self) -> tuple[str, ...]:
@@ -142,8 +142,8 @@ class Chapter:
             if not evaluate(rule, values):
                 involved = ", ".join(f"{n}={values[n]!r}" for n in sorted(names_in(rule)))
                 raise ParameterError(f"parameters must satisfy {rule} (here {involved})")
-        if values.get("device") == "auto":  # the best device here, which the run records (hopbook.devices)
-            from hopbook.devices import pick  # imports torch, so only when asked
+        if values.get("device") == "auto":  # the best device here, which the run records (hopbook.book.devices)
+            from hopbook.book.devices import pick  # imports torch, so only when asked
 
             values["device"] = pick("auto")
         return values
@@ -162,7 +162,7 @@ class Chapter:
         return jupytext.read(self.source)
 
     def controls(self) -> dict[str, dict]:
-        """The distinct control settings of its claims, by name (hopbook.directives.control_name)."""
+        """The distinct control settings of its claims, by name (hopbook.book.directives.control_name)."""
         return {control_name(c.control): c.control for c in self.claims if c.control}
 
     def code(self) -> str:
@@ -236,7 +236,7 @@ def _with_claims(chapter: Chapter, nb: nbformat.NotebookNode) -> Chapter:
 
 def _with_sweeps(chapter: Chapter, sweeps: object) -> Chapter:
     """The chapter with its declared sweeps, each a profile and a grid of value lists over its
-    parameters (the values themselves are checked with the grid, see hopbook.sweep.grid)."""
+    parameters (the values themselves are checked with the grid, see hopbook.book.sweep.grid)."""
     if not isinstance(sweeps, dict):
         raise ChapterError(f"{chapter.source}: `sweeps:` must map names to {{profile: P, grid: {{PARAM: [values]}}}}")
     for name, spec in sweeps.items():

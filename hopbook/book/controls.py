@@ -1,7 +1,7 @@
 """Controls: each claim's criterion, run where it is expected not to hold.
 
 A "holds" means something only if the criterion could have said otherwise. A claim's `:control:`
-(hopbook.directives) names parameter overrides under which its criterion should fail: outside the
+(hopbook.book.directives) names parameter overrides under which its criterion should fail: outside the
 theorem's hypotheses, a β where the regime cannot appear, a load past the cliff, a null input. The
 book runs each distinct control setting of a chapter once, at the smoke profile, as an ordinary
 cached run in runs/controls/SLUG/NAME/ on the sweep machinery, and records per claim the verdict its
@@ -12,10 +12,10 @@ setting: the scorecard says so and counts it apart.
 import json
 from pathlib import Path
 
-from hopbook.chapters import Chapter, ParameterError
-from hopbook.directives import control_name
-from hopbook.runner import RESULTS_FILE, read_results, state
-from hopbook.sweep import Point
+from hopbook.book.chapters import Chapter, ParameterError
+from hopbook.book.directives import control_name
+from hopbook.book.runner import RESULTS_FILE, read_results, state
+from hopbook.book.sweep import Point
 
 PROFILE = "smoke"
 FOLDER = "runs/controls"

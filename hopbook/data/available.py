@@ -7,8 +7,8 @@ without importing the libraries that load them, so a check costs milliseconds, n
 
 from pathlib import Path
 
-from hopbook.corpus import DATA
-from hopbook.hub import in_cache
+from hopbook.data.corpus import DATA
+from hopbook.models.hub import in_cache
 
 # the files torchvision reads a data set from, under its root (data/): present once `hopbook fetch NAME` ran
 _FETCHED = {"mnist": "MNIST/raw/train-images-idx3-ubyte", "cifar10": "cifar-10-batches-py/data_batch_1"}

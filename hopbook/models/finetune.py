@@ -7,7 +7,7 @@ from peft import LoraConfig, get_peft_model
 from tqdm import tqdm
 from transformers import BatchEncoding, PreTrainedModel
 
-from hopbook.transformer import sentence_embedding
+from hopbook.models.transformer import sentence_embedding
 
 
 def teach_concept(

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-PACKAGE = Path(__file__).resolve().parent  # hopbook/, whose modules are hopbook.NAME = NAME.py
+PACKAGE = Path(__file__).resolve().parents[1]  # hopbook/, whose modules are hopbook.A.B = A/B.py
 
 
 def fingerprint(**parts) -> str:
@@ -52,8 +52,9 @@ def imported(source: str, package: Path = PACKAGE) -> set[str]:
 
 
 def _path(module: str, package: Path) -> Path:
-    relative = module.removeprefix(package.name).strip(".") or "__init__"
-    return package / (relative.replace(".", "/") + ".py")
+    """The file of a package module: hopbook.A.B is A/B.py, or A/B/__init__.py for a subpackage."""
+    relative = package.joinpath(*module.split(".")[1:])
+    return relative / "__init__.py" if relative.is_dir() else relative.with_suffix(".py")
 
 
 def _imports(source: str, package: Path) -> set[str]:

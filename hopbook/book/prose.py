@@ -2,7 +2,7 @@
 
 Chapters quote numbers with myst-nb's glue roles and directives ({glue:text}`thm-4.1.difference.mean:.4f`,
 {glue:md}`verdicts.failing`, ```{glue:figure} NAME```). The names they cite must be among those the
-run recorded (hopbook.claims.recorded_names); `check` says which are not, before the book is built.
+run recorded (hopbook.book.claims.recorded_names); `check` says which are not, before the book is built.
 """
 
 import re

@@ -18,8 +18,8 @@ from ipykernel.inprocess.blocking import BlockingInProcessKernelClient
 from ipykernel.inprocess.manager import InProcessKernelManager
 from traitlets import DottedObjectName
 
-from hopbook.chapters import Chapter
-from hopbook.runner import run_chapter
+from hopbook.book.chapters import Chapter
+from hopbook.book.runner import run_chapter
 
 LIBRARIES = (  # what the chapters import, heaviest first: seconds each in a fresh kernel
     "transformers", "diffusers", "torchvision", "pandas", "matplotlib.pyplot", "seaborn", "scipy.stats", "sklearn",
@@ -41,7 +41,7 @@ class KernelManager(InProcessKernelManager):
     """An IPython kernel in this process, as nbclient drives a kernel; figures shown inline, as in a
     fresh ipykernel."""
 
-    client_class = DottedObjectName("hopbook.warm.KernelClient")
+    client_class = DottedObjectName("hopbook.book.warm.KernelClient")
 
     def start_kernel(self, **kwargs) -> None:
         super().start_kernel()

@@ -1,6 +1,6 @@
 """The `{claim}` directive in the book: the claim where the chapter tests it, its verdict beside it.
 
-A Sphinx extension (`_config.yml` lists it). Staging (hopbook.book.with_verdicts) adds what the run
+A Sphinx extension (`_config.yml` lists it). Staging (hopbook.book.chapter_page.with_verdicts) adds what the run
 decided to each directive as options: `:verdict:`, `:reason:` (why it was not tested), `:measured:`
 (the values its criterion read) and `:control-verdict:`. The block shows the kind and id, the source,
 the verdict, the statement, then the paper's words, the criterion, the measurement and the control.
@@ -14,14 +14,14 @@ from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
-from hopbook.directives import OPTIONS
+from hopbook.book.directives import OPTIONS
 
 STAGED = ("verdict", "reason", "measured", "control-verdict")  # what staging adds from the run
 STATIC = Path(__file__).resolve().parent / "static"
 
 
 class ClaimBlock(SphinxDirective):
-    """```{claim} ID``` with the options of hopbook.directives and those staging adds."""
+    """```{claim} ID``` with the options of hopbook.book.directives and those staging adds."""
 
     required_arguments = 1
     has_content = True

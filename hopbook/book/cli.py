@@ -10,13 +10,15 @@ from pathlib import Path
 
 from papermill.exceptions import PapermillExecutionError
 
-from hopbook import book
-from hopbook.prose import UnrecordedCitation
-from hopbook.chapters import PROFILES, Chapter, ChapterError, ParameterError, discover, load_chapter
-from hopbook.claims import verdict_summary
-from hopbook.runner import run_chapter
-from hopbook.sweep import FAILED, MAPS, TABLE, sweep
-from hopbook.warm import RunFailed
+from hopbook.book import plan
+from hopbook.book.build import build
+from hopbook.book.scorecard import scorecard_table
+from hopbook.book.prose import UnrecordedCitation
+from hopbook.book.chapters import PROFILES, Chapter, ChapterError, ParameterError, discover, load_chapter
+from hopbook.book.claims import verdict_summary
+from hopbook.book.runner import run_chapter
+from hopbook.book.sweep import FAILED, MAPS, TABLE, sweep
+from hopbook.book.warm import RunFailed
 
 
 def find_root(start: Path) -> Path:
@@ -28,7 +30,7 @@ def find_root(start: Path) -> Path:
 
 
 def cmd_list(root: Path, args: argparse.Namespace) -> None:
-    for chapter in book.toc_chapters(root, discover(root)):
+    for chapter in plan.toc_chapters(root, discover(root)):
         print(f"{chapter.slug}: {chapter.title}")
         print(f"  source: {chapter.source.relative_to(root)}")
         for p in chapter.params.values():
@@ -62,7 +64,7 @@ def given_once(pairs: list[list[str]]) -> dict[str, str]:
 def cmd_run(root: Path, args: argparse.Namespace) -> None:
     chapter = chapter_named(root, args.slug)
     params = chapter.resolve(args.profile, given_once(args.param))
-    out = args.out or book.runs_dir(root, args.profile) / chapter.slug
+    out = args.out or plan.runs_dir(root, args.profile) / chapter.slug
     results = run_chapter(chapter, params, args.profile, out)
     print(f"{chapter.slug}: {verdict_summary(results['claims'])['summary']} ({results['elapsed_s']:.1f} s)")
     print(f"wrote {out / (chapter.slug + '.ipynb')} and {out / 'results.json'}")
@@ -71,7 +73,7 @@ def cmd_run(root: Path, args: argparse.Namespace) -> None:
 def cmd_sweep(root: Path, args: argparse.Namespace) -> None:
     chapter = chapter_named(root, args.slug)
     axes = {name: values.split(",") for name, values in given_once(args.param).items()}
-    out = args.out or book.sweeps_dir(root) / chapter.slug / "-".join([args.profile, *axes])
+    out = args.out or plan.sweeps_dir(root) / chapter.slug / "-".join([args.profile, *axes])
     table = sweep(chapter, args.profile, axes, out, args.scheduler, args.workers)
     points = table.drop_duplicates("run")
     print(f"{chapter.slug}: {len(points)} points, {(points['verdict'] == FAILED).sum()} failed")
@@ -81,33 +83,33 @@ def cmd_sweep(root: Path, args: argparse.Namespace) -> None:
 
 
 def cmd_status(root: Path, args: argparse.Namespace) -> None:
-    rows = book.status(root, args.profile, given_once(args.param))
-    print(json.dumps(rows, indent=2) if args.json else "\n".join(book.status_lines(rows)))
+    rows = plan.status(root, args.profile, given_once(args.param))
+    print(json.dumps(rows, indent=2) if args.json else "\n".join(plan.status_lines(rows)))
 
 
 def cmd_build(root: Path, args: argparse.Namespace) -> None:
-    html = book.build(root, args.profile, given_once(args.param))
+    html = build(root, args.profile, given_once(args.param))
     print(f"book built: {html / 'index.html'}")
 
 
 def cmd_keep_gpu_runs(root: Path, args: argparse.Namespace) -> None:
-    kept = book.keep_gpu_runs(root, args.profile)
+    kept = plan.keep_gpu_runs(root, args.profile)
     for copy in kept:
         print(f"kept {copy.relative_to(root)}")
-    print(f"{len(kept)} runs of the {args.profile} profile made on a GPU kept in {book.GPU_RUNS}/")
+    print(f"{len(kept)} runs of the {args.profile} profile made on a GPU kept in {plan.GPU_RUNS}/")
 
 
 def cmd_scorecard(root: Path, args: argparse.Namespace) -> None:
-    results = book.latest_results(root, args.profile)
+    results = plan.latest_results(root, args.profile)
     if not results:
         raise SystemExit("hopbook: no results yet; run `hopbook run SLUG` or `hopbook build` first")
     for r in results:
         print(f"\n{r['title']} ({r['chapter']}, profile {r['profile']}, finished {r['finished']})\n")
-        print(book.scorecard_table(r))
+        print(scorecard_table(r))
 
 
 def cmd_fetch(root: Path, args: argparse.Namespace) -> None:
-    from hopbook import images
+    from hopbook.data import images
 
     images.fetch(args.dataset)
     print(f"{args.dataset} is in {images.DATA}")

@@ -21,7 +21,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from tqdm import tqdm
 
 from hopbook.attention import AttentionConfig, Transformer
-from hopbook.devices import threads
+from hopbook.book.devices import threads
 
 Batches = Callable[[int], tuple[Tensor, Tensor]]  # step -> (inputs, targets)
 
@@ -88,7 +88,7 @@ def _loss(logits: Tensor, targets: Tensor) -> Tensor:
 def train(model: nn.Module, batches: Batches, steps: int, lr: float, desc: str) -> nn.Module:
     """AdamW on (inputs, targets) batches drawn by `batches(step)`, cross-entropy over the last dim;
     on one thread on a CPU, where a model this small gains little from a second and loses much on a
-    busy machine (hopbook.devices.threads)."""
+    busy machine (hopbook.book.devices.threads)."""
     device = next(model.parameters()).device
     optimiser, schedule = _optimiser(list(model.parameters()), lr, steps)
     model.train()
