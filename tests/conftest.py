@@ -16,9 +16,15 @@ def hopbook(*args: str, **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run([*HOPBOOK, *args], capture_output=True, text=True, **kwargs)
 
 
+def claim(id: str, criterion: str) -> str:
+    """A claim directive of a test chapter: its criterion, and no control."""
+    return f"```{{claim}} {id}\n:source: test\n:paper: -\n:criterion: {criterion}\n:control: none: a test\n\n{id} holds.\n```\n"
+
+
 def write_chapter(root: Path, slug: str, body: str, meta: str = "profiles: {smoke: {}}",
-                  params: str = "seed: int = 0  # random seed") -> Path:
-    """A minimal chapter source: front matter, a parameters cell, then `body` as one code cell."""
+                  params: str = "seed: int = 0  # random seed", claims: str = "") -> Path:
+    """A minimal chapter source: front matter, a parameters cell, the claims' directives (Markdown),
+    then `body` as one code cell."""
     (root / "notebooks").mkdir(parents=True, exist_ok=True)
     (root / "_toc.yml").write_text(
         "format: jb-book\nroot: book/intro\nchapters:\n" + f"  - file: book/chapters/{slug}\n"
@@ -28,7 +34,7 @@ def write_chapter(root: Path, slug: str, body: str, meta: str = "profiles: {smok
     source.write_text(
         "---\nkernelspec:\n  display_name: Python 3\n  language: python\n  name: python3\n"
         f"hopbook:\n  title: {slug}\n{meta}\n---\n\n# {slug}\n\n"
-        f"```{{code-cell}} ipython3\n:tags: [parameters]\n\n{params}\n```\n\n"
+        f"```{{code-cell}} ipython3\n:tags: [parameters]\n\n{params}\n```\n\n{claims}\n"
         f"```{{code-cell}} ipython3\n{textwrap.dedent(body).strip()}\n```\n"
     )
     return source

@@ -9,17 +9,16 @@ import time
 import pytest
 import torch
 
-from conftest import HOPBOOK, REPO, hopbook, write_chapter
+from conftest import HOPBOOK, REPO, claim, hopbook, write_chapter
 from hopbook.book.cli import main
 
 SLOW = """
 import time
 from hopbook.book.claims import Claims
 claims = Claims()
-claims.declare("waited", statement="it waited", source="test", paper="-", criterion="seconds >= 0")
 time.sleep(seed)
 claims.measure("waited", seconds=seed)
-claims.save()
+claims.conclude()
 """
 
 
@@ -103,16 +102,15 @@ def test_bad_parameter_from_the_real_command_exits_1(tmp_path):
             """
             from hopbook.book.claims import Claims
             claims = Claims()
-            claims.declare("c", statement="s", source="x", paper="y", criterion="value > 0")
-            claims.save()
+            claims.conclude()
             """,
             "claims declared but never measured: c",
         ),
-        ("print('no claims here')", "broken ran but recorded no claims"),
+        ("print('no claims here')", "broken ran but saved no claims"),
     ],
 )
 def test_a_chapter_whose_claim_code_fails_fails_the_run_and_leaves_no_results(tmp_path, body, error):
-    write_chapter(tmp_path, "broken", body)
+    write_chapter(tmp_path, "broken", body, claims=claim("c", "value > 0"))
     out = tmp_path / "out"
     done = hopbook("--root", str(tmp_path), "run", "broken", "--out", str(out))
     assert done.returncode == 1
@@ -134,7 +132,7 @@ def start_slow_run(root, out, seconds):
 
 @pytest.mark.slow
 def test_a_terminated_run_cleans_up_and_a_killed_one_leaves_no_results(tmp_path):
-    write_chapter(tmp_path, "slow", SLOW)
+    write_chapter(tmp_path, "slow", SLOW, claims=claim("waited", "seconds >= 0"))
     out = tmp_path / "out"
     run = start_slow_run(tmp_path, out, 60)
     run.send_signal(signal.SIGTERM)

@@ -3,7 +3,7 @@
 import jupytext
 import pytest
 
-from conftest import hopbook, write_chapter
+from conftest import claim, hopbook, write_chapter
 from hopbook.book.prose import UnrecordedCitation, check, cited_names
 
 MARKDOWN = """
@@ -36,7 +36,6 @@ def test_an_unrecorded_citation_is_named():
 CITING = """
 from hopbook.book.claims import Claims
 claims = Claims()
-claims.declare("c", statement="s", source="x", paper="y", criterion="value > 0")
 claims.measure("c", value=1.0)
 claims.conclude()
 ```
@@ -51,7 +50,7 @@ print("done")
 
 @pytest.mark.slow
 def test_a_chapter_citing_an_unrecorded_name_fails_its_run_and_the_build(tmp_path):
-    write_chapter(tmp_path, "cites", CITING)
+    write_chapter(tmp_path, "cites", CITING, claims=claim("c", "value > 0"))
     out = tmp_path / "out"
     done = hopbook("--root", str(tmp_path), "run", "cites", "--out", str(out))
     assert done.returncode == 1

@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import hopbook, write_chapter
+from conftest import claim, hopbook, write_chapter
 from hopbook.book import sweep as sweep_module
 from hopbook.book.chapters import load_chapter
 from hopbook.book.sweep import grid
@@ -15,8 +15,6 @@ from hopbook.book.sweep import grid
 BODY = """
 from hopbook.book.claims import Claims
 claims = Claims()
-claims.declare("small", statement="size is small", source="test", paper="size < 3", criterion="size < 3")
-claims.declare("even", statement="seed is even", source="test", paper="-", criterion="seed % 2 == 0")
 if seed == 2:
     raise RuntimeError("point two breaks")
 claims.measure("small", size=size)
@@ -25,11 +23,12 @@ claims.conclude()
 """
 PARAMS = "seed: int = 0  # random seed\nsize: int = 2  # a size"
 META = "ranges: {size: [1, 10]}\nprofiles: {smoke: {}}"
+CLAIMS = claim("small", "size < 3") + claim("even", "seed % 2 == 0")
 
 
 @pytest.mark.slow
 def test_a_sweep_runs_every_point_records_failures_and_maps_each_claim(tmp_path):
-    write_chapter(tmp_path, "toy", BODY, META, PARAMS)
+    write_chapter(tmp_path, "toy", BODY, META, PARAMS, CLAIMS)
     out = tmp_path / "sweep"
     done = hopbook("--root", str(tmp_path), "sweep", "toy", "-p", "seed", "0,1,2", "-p", "size", "2,4",
                    "--profile", "smoke", "--out", str(out))
@@ -60,7 +59,7 @@ def test_a_sweep_runs_every_point_records_failures_and_maps_each_claim(tmp_path)
 
 
 def test_a_bad_point_is_refused_before_anything_runs(tmp_path):
-    write_chapter(tmp_path, "toy", BODY, META, PARAMS)
+    write_chapter(tmp_path, "toy", BODY, META, PARAMS, CLAIMS)
     out = tmp_path / "sweep"
     for args, message in [
         (["-p", "size", "2,11"], "hopbook: sweep point size=11: parameter 'size' must lie in [1, 10]; got 11"),
@@ -77,7 +76,7 @@ def test_a_bad_point_is_refused_before_anything_runs(tmp_path):
 
 
 def test_grid_points_are_named_by_their_checked_values(tmp_path):
-    chapter = load_chapter(write_chapter(tmp_path, "toy", BODY, META, PARAMS))
+    chapter = load_chapter(write_chapter(tmp_path, "toy", BODY, META, PARAMS, CLAIMS))
     points = grid(chapter, "smoke", {"size": ["3", 5]}, tmp_path)
     assert [p.values for p in points] == [{"size": 3}, {"size": 5}]
     assert [p.params for p in points] == [{"seed": 0, "size": 3}, {"seed": 0, "size": 5}]
@@ -112,7 +111,7 @@ def test_the_figure_has_a_panel_per_claim_and_facets_the_parameters_beyond_two(t
 def test_a_running_cluster_named_by_its_address_runs_the_points_with_one_thread_per_worker(tmp_path):
     from dask.distributed import LocalCluster
 
-    write_chapter(tmp_path, "toy", BODY, META, PARAMS)
+    write_chapter(tmp_path, "toy", BODY, META, PARAMS, CLAIMS)
     out = tmp_path / "sweep"
     done = hopbook("--root", str(tmp_path), "sweep", "toy", "-p", "size", "2,4", "--out", str(out),
                    "--scheduler", "tcp://127.0.0.1:9")

@@ -62,6 +62,10 @@ def stage(root: Path, all_results: list[dict], sweeps: list[dict]) -> Path:
         shutil.copytree(s["maps"], site / robustness_page.FOLDER / s["chapter"].slug / s["name"])
     (site / robustness_page.PAGE).write_text(robustness_page.sweeps_markdown(sweeps))
     kept_runs = committed_results(root, KEPT_RUNS)
+    for committed in (gpu_runs, kept_runs):  # their claims' controls are their chapters'
+        for name, r in committed.items():
+            if r["chapter"] in chapters:
+                committed[name] = controls.annotate(r, controls.verdicts(root, chapters[r["chapter"]]))
     (site / scorecard.PAGE).write_text(scorecard.scorecard_markdown(all_results, gpu_runs, chapters, kept_runs))
     return site
 

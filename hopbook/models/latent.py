@@ -6,7 +6,6 @@ VAE is frozen and maps images to latents and back, so the noise is added to late
 reconstruction error is measured in pixels, as in the paper. The protocol is `hopbook.continual.continual`.
 """
 
-
 import torch
 import torch.nn.functional as F
 from diffusers import DDPMScheduler, StableDiffusionPipeline
