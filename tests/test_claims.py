@@ -19,25 +19,27 @@ def declared(criterion="residual < 1e-10", save_to="", **options):
 
 def test_verdict_is_the_criterion_evaluated_on_the_measurements():
     claims = declared()
-    assert claims.measure("c", residual=torch.tensor(3e-16)) is True
-    assert claims["c"].verdict == "holds"
+    claims.measure("c", residual=torch.tensor(3e-16))
+    assert (claims["c"].verdict, claims["c"].holds) == ("holds", True)
     other = declared()
-    assert other.measure("c", residual=np.float64(1e-3)) is False
-    assert other["c"].verdict == "does not hold" and other["c"].measured == {"residual": 1e-3}
+    other.measure("c", residual=np.float64(1e-3))
+    assert (other["c"].verdict, other["c"].holds) == ("does not hold", False) and other["c"].measured == {"residual": 1e-3}
 
 
 def test_a_declared_rule_over_parameters_and_measurements_says_not_tested_with_its_reason():
     rule = {"tested_if": "'gpt2' in model_path or aligned > 0.5", "not_tested": "a sentence encoder is not GPT-2"}
     claims = declared(**rule)
-    assert claims.measure("c", residual=0.0, aligned=0.1) is None  # the criterion would hold; the rule decides first
+    claims.measure("c", residual=0.0, aligned=0.1)  # the criterion would hold; the rule decides first
     assert (claims["c"].verdict, claims["c"].holds, claims["c"].reason) == ("not tested", None, rule["not_tested"])
     tested = declared(**rule)
-    assert tested.measure("c", residual=1.0, aligned=0.9) is False and tested["c"].reason == ""
+    tested.measure("c", residual=1.0, aligned=0.9)
+    assert (tested["c"].verdict, tested["c"].holds, tested["c"].reason) == ("does not hold", False, "")
 
 
 def test_criterion_may_read_summaries_of_random_draws():
     claims = declared("gain['mean'] - 2 * gain['se'] > 0")
-    assert claims.measure("c", gain={"mean": 1.0, "se": 0.1, "n": 100})
+    claims.measure("c", gain={"mean": 1.0, "se": 0.1, "n": 100})
+    assert claims["c"].holds
 
 
 @pytest.mark.parametrize(

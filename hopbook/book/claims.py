@@ -78,9 +78,10 @@ class Claims:
         self.recorded: dict = {}
         _glue(leaves("param", self.run.params))
 
-    def measure(self, id: str, **measured) -> bool | None:
-        """Record the measurements of a declared claim, glue them as ID.NAME and return whether it
-        holds (None if its tested-if rule says this run cannot test it)."""
+    def measure(self, id: str, **measured) -> None:
+        """Record the measurements of a declared claim, decide its verdict and glue them as ID.NAME.
+        Nothing is returned, so a cell that ends in a measurement shows no output; the verdict is
+        claims[ID].verdict."""
         if id not in self._claims:
             raise ValueError(f"claim {id!r} is not declared: write a {{claim}} {id} directive in the chapter's Markdown")
         claim, declaration = self._claims[id], self._declared[id]
@@ -95,7 +96,6 @@ class Claims:
             claim.verdict = "holds" if claim.holds else "does not hold"
         claim.measured = measured
         _glue(leaves(id, measured))
-        return claim.holds
 
     def record(self, **values) -> None:
         """Record values of the run that the prose cites but no criterion reads (sizes of the data,

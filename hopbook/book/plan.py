@@ -124,7 +124,7 @@ def bring_sweeps_up_to_date(declared: list[dict], control_runs: list[tuple[Chapt
     with sweep.cluster() if control_runs or any(s["stale"] for s in declared) else nullcontext() as client:
         for chapter, points in control_runs:
             log(f"{chapter.slug}: {len(points)} control runs ({controls.PROFILE} profile)")
-            errors = sweep.run_points(client, chapter, controls.PROFILE, points, current_command())
+            errors = sweep.run_points(client, chapter, controls.PROFILE, points, current_command(), "controls")
             for out, error in errors.items():
                 log(f"{chapter.slug}: control {out.name} failed: {error}")
         for s in declared:

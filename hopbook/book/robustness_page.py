@@ -32,6 +32,6 @@ def sweeps_markdown(sweeps: list[dict]) -> str:
         claims = table.dropna(subset="claim").drop_duplicates("claim")
         parts += [f"```{{figure}} robustness/{chapter.slug}/{s['name']}/{sweep.MAP}",
                   f":alt: where the claims of {chapter.slug} hold over {' and '.join(s['grid'])}\n",
-                  "Panels: " + "; ".join(f"`{c}`: {statement}" for c, statement in claims[["claim", "statement"]].values),
+                  "Panels: " + "; ".join(f"`{c}`: {statement.rstrip('.')}" for c, statement in claims[["claim", "statement"]].values) + ".",
                   "```\n"]
     return "\n".join(parts)

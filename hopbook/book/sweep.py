@@ -118,14 +118,15 @@ def cluster(scheduler: str | None = None, workers: int = 2) -> Iterator["Client"
         yield client
 
 
-def run_points(client, chapter: Chapter, profile: str, points: list[Point], command: str) -> dict[Path, str]:
-    """Run the points on the client's workers, each recording command as what made it; return the
-    error of each point that failed, by its folder."""
+def run_points(client, chapter: Chapter, profile: str, points: list[Point], command: str,
+               what: str = "sweep") -> dict[Path, str]:
+    """Run the points on the client's workers, each recording command as what made it (`what` names
+    them in the progress bar); return the error of each point that failed, by its folder."""
     from dask.distributed import as_completed
 
     futures = {client.submit(_run_point, chapter, p.params, profile, p.out, command, pure=False): p for p in points}
     errors = {}
-    for future in tqdm(as_completed(futures), total=len(futures), desc=f"{chapter.slug} sweep", unit="point"):
+    for future in tqdm(as_completed(futures), total=len(futures), desc=f"{chapter.slug} {what}", unit="point"):
         # a point fails inside its run (the error it returns) or with its worker (lost, killed)
         failed = future.status != "finished"
         errors[futures[future].out] = warm.describe(future.exception()) if failed else future.result()
