@@ -16,7 +16,8 @@ from hopbook.book.plan import toc_chapters
 from hopbook.book.chapters import discover, load_chapter
 from hopbook.book.prose import UnrecordedCitation
 from hopbook.book.rules import evaluate
-from hopbook.book.runner import is_up_to_date, label, read_results, staleness, state
+from hopbook.book.results import read as read_results
+from hopbook.book.runner import is_up_to_date, label, staleness, state
 
 CHAPTERS = sorted(discover(REPO))
 

@@ -172,7 +172,8 @@ def test_keep_gpu_runs_copies_the_runs_made_on_a_gpu_by_the_day_they_finished(tm
     for name, device in [("a", "NVIDIA H200"), ("b", "cpu")]:
         run = tmp_path / "runs" / "paper" / name
         run.mkdir(parents=True)
-        (run / "results.json").write_text(json.dumps({"chapter": name, "device": device, "finished": "2026-12-01T10:00:00+00:00"}))
+        (run / "results.json").write_text(json.dumps({"chapter": name, "device": device, "finished": "2026-12-01T10:00:00+00:00",
+                                                    "claims": []}))
         (run / f"{name}.ipynb").write_text("{}")
     (tmp_path / "runs" / "paper" / "c").mkdir()  # a run that did not finish
     earlier = tmp_path / "runs" / "gpu" / "a-paper-20261201"

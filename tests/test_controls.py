@@ -4,7 +4,8 @@ import pytest
 
 from hopbook.book import controls, scorecard
 from hopbook.book.chapters import load_chapter
-from hopbook.book.runner import read_results, run_chapter
+from hopbook.book.results import read as read_results
+from hopbook.book.runner import run_chapter
 
 CHAPTER = '''---
 kernelspec: {display_name: Python 3, language: python, name: python3}

@@ -9,12 +9,12 @@ criterion reached there (`control_verdict`). A claim whose control holds too can
 setting: the scorecard says so and counts it apart.
 """
 
-import json
 from pathlib import Path
 
 from hopbook.book.chapters import Chapter, ParameterError
 from hopbook.book.directives import control_name
-from hopbook.book.runner import RESULTS_FILE, read_results, state
+from hopbook.book import results as recorded
+from hopbook.book.runner import state
 from hopbook.book.sweep import Point
 
 PROFILE = "smoke"
@@ -49,7 +49,7 @@ def verdicts(root: Path, chapter: Chapter) -> dict[str, str]:
     found = {}
     for claim in chapter.claims:
         if claim.control:
-            results = read_results(root / FOLDER / chapter.slug / control_name(claim.control))
+            results = recorded.read(root / FOLDER / chapter.slug / control_name(claim.control))
             measured = {c["id"]: c["verdict"] for c in results["claims"]} if results else {}
             found[claim.id] = measured.get(claim.id, FAILED)
     return found
@@ -63,10 +63,8 @@ def annotate(results: dict, control_verdicts: dict[str, str]) -> dict:
 
 def record(out: Path, control_verdicts: dict[str, str]) -> dict:
     """Write the control verdicts into the run in folder out (atomically); return its results."""
-    results = annotate(read_results(out), control_verdicts)
-    staged = out / f".{RESULTS_FILE}.partial"
-    staged.write_text(json.dumps(results, indent=2) + "\n")
-    staged.replace(out / RESULTS_FILE)
+    results = annotate(recorded.read(out), control_verdicts)
+    recorded.write(out, results)
     return results
 
 

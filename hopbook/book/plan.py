@@ -7,17 +7,16 @@ elsewhere (a lent GPU's, a larger profile's) are committed in runs/gpu/ and runs
 stale reruns, each run in a fork of a warmed process, sweeps and controls on one Dask cluster.
 """
 
-import json
 import shutil
 from contextlib import nullcontext
 from pathlib import Path
 
 import yaml
 
-from hopbook.book import controls, sweep, warm
+from hopbook.book import controls, results as recorded, sweep, warm
 from hopbook.book.chapter_page import FOLDER as CHAPTER_PAGES
 from hopbook.book.chapters import Chapter, ChapterError, ParameterError, discover
-from hopbook.book.runner import RESULTS_FILE, current_command, is_up_to_date, read_results, state as run_state
+from hopbook.book.runner import current_command, is_up_to_date, state as run_state
 
 GPU_RUNS = "runs/gpu"  # runs made on a lent GPU, committed: RUN/results.json, RUN/SLUG.ipynb for a page
 KEPT_RUNS = "runs/kept"  # runs of a chapter's own larger profile (too long for every build), committed likewise
@@ -137,8 +136,8 @@ def bring_sweeps_up_to_date(declared: list[dict], control_runs: list[tuple[Chapt
 def latest_results(root: Path, profile: str | None = None) -> list[dict]:
     """The most recently finished run of each chapter, over all profiles or the one given."""
     latest: dict[str, dict] = {}
-    for path in sorted((root / "runs").glob(f"{profile or '*'}/*/{RESULTS_FILE}")):
-        results = read_results(path.parent)
+    for path in sorted((root / "runs").glob(f"{profile or '*'}/*/{recorded.FILE}")):
+        results = recorded.read(path.parent)
         kept = latest.get(results["chapter"])
         if kept is None or results["finished"] > kept["finished"]:
             latest[results["chapter"]] = results
@@ -147,15 +146,15 @@ def latest_results(root: Path, profile: str | None = None) -> list[dict]:
 
 def committed_results(root: Path, folder: str = GPU_RUNS) -> dict[str, dict]:
     """The committed runs in folder (GPU_RUNS or KEPT_RUNS), by run name (their folder's name)."""
-    return {p.parent.name: read_results(p.parent) for p in sorted((root / folder).glob(f"*/{RESULTS_FILE}"))}
+    return {p.parent.name: recorded.read(p.parent) for p in sorted((root / folder).glob(f"*/{recorded.FILE}"))}
 
 
 def keep_gpu_runs(root: Path, profile: str) -> list[Path]:
     """Copy each finished run of the profile that was made on a GPU to runs/gpu/SLUG-PROFILE-DAY/ (the
     day it finished), to commit, replacing an earlier copy of it; return the copies."""
     kept = []
-    for run in sorted(runs_dir(root, profile).glob(f"*/{RESULTS_FILE}")):
-        results = json.loads(run.read_text())
+    for run in sorted(runs_dir(root, profile).glob(f"*/{recorded.FILE}")):
+        results = recorded.read(run.parent)
         if results["device"] == "cpu":
             continue
         copy = root / GPU_RUNS / f"{results['chapter']}-{profile}-{results['finished'][:10].replace('-', '')}"

@@ -35,14 +35,13 @@ from pathlib import Path
 
 import papermill
 
-from hopbook.book import devices, fingerprint as fp, prose
+from hopbook.book import devices, fingerprint as fp, prose, results as recorded_results
 from hopbook.data import corpus
 from hopbook.book.chapters import Chapter, ChapterError
 from hopbook.book.claims import RUN_ENVIRONMENT, Run, recorded_names
 
 CLAIMS_FILE = "claims.json"  # where the kernel saves its claims, in the run's staging folder
 
-RESULTS_FILE = "results.json"
 CLAIMS_PART = "#claims"  # the key of a chapter's declared claims in a run's code record
 _LIBRARIES = (  # whose versions a run depends on; hopbook's own code counts instead of its version
     "torch", "numpy", "scipy", "matplotlib", "seaborn", "papermill", "jupytext", "transformers", "peft",
@@ -74,7 +73,7 @@ def run_key(chapter: Chapter, params: dict, code: dict[str, str] | None = None) 
 def state(chapter: Chapter, params: dict, out: Path) -> tuple[str, str]:
     """How the run in folder out stands for these parameters: ("current", ""), ("missing", why) or
     ("stale", what changed since it ran: parameters, code cells, modules, data, versions)."""
-    results = read_results(out)
+    results = recorded_results.read(out)
     if results is None or not (out / f"{chapter.slug}.ipynb").exists():
         return "missing", f"no finished run in {out}"
     if results["fingerprint"] == run_key(chapter, params):
@@ -150,26 +149,13 @@ def git_state(folder: Path) -> dict:
     return {"commit": commit, "dirty": bool(git("status", "--porcelain")) if commit else None}
 
 
-def read_results(out: Path) -> dict | None:
-    """The results of the finished run in folder out, or None if there is none. A run recorded
-    before claims had kinds and three verdicts reads as claims decided by `holds`."""
-    path = out / RESULTS_FILE
-    if not path.exists():
-        return None
-    results = json.loads(path.read_text())
-    for claim in results["claims"]:
-        claim.setdefault("kind", "claim")
-        claim.setdefault("verdict", {True: "holds", False: "does not hold"}.get(claim["holds"], "not tested"))
-    return results
-
-
 def is_up_to_date(chapter: Chapter, params: dict, out: Path) -> bool:
     """Whether out holds a finished run with these parameters, this code, data and library versions."""
     return state(chapter, params, out)[0] == "current"
 
 
 def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path, command: str | None = None,
-                progress: bool = True, kernel_manager: type | None = None) -> dict:
+                progress: bool = True, kernel_manager: type | None = None) -> recorded_results.Results:
     """Execute a chapter with checked parameters (see Chapter.resolve); return its results.
 
     command is the command line the results record (default: this process's); progress shows
@@ -187,7 +173,7 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path, command
     notebook, code, commit = chapter.notebook(), code_record(chapter), git_state(chapter.source.parent)
     key, command = run_key(chapter, params, code), command or current_command()
     out.mkdir(parents=True, exist_ok=True)
-    (out / RESULTS_FILE).unlink(missing_ok=True)  # results first: they mark a finished run
+    (out / recorded_results.FILE).unlink(missing_ok=True)  # results first: they mark a finished run
     (out / f"{chapter.slug}.ipynb").unlink(missing_ok=True)
     for stale in out.glob(f".partial-{chapter.slug}-*"):
         shutil.rmtree(stale, ignore_errors=True)  # left by a killed run
@@ -207,7 +193,7 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path, command
             raise ChapterError(f"{chapter.slug} ran but saved no claims: end it with claims.conclude()")
         recorded = json.loads((staging / CLAIMS_FILE).read_text())
         prose.check(notebook, recorded_names(recorded), chapter.slug)
-        results = {
+        results: recorded_results.Results = {
             "chapter": chapter.slug,
             "title": chapter.title,
             "profile": profile,
@@ -227,9 +213,8 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path, command
             "code": code,
             **commit,
         }
-        (staging / RESULTS_FILE).write_text(json.dumps(results, indent=2) + "\n")
         executed.replace(out / executed.name)
-        (staging / RESULTS_FILE).replace(out / RESULTS_FILE)
+        recorded_results.write(out, results)
         return results
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -29,7 +29,8 @@ from tqdm.auto import tqdm
 
 from hopbook.book import warm
 from hopbook.book.chapters import Chapter, ParameterError
-from hopbook.book.runner import current_command, is_up_to_date, read_results
+from hopbook.book import results as recorded
+from hopbook.book.runner import current_command, is_up_to_date
 
 TABLE = "sweep.csv"
 MAPS = "maps"
@@ -147,7 +148,7 @@ def _table(points: list[Point], errors: dict[Path, str], out: Path) -> pd.DataFr
     for a point that failed, with its message) and the point's folder, relative to out."""
     rows = []
     for p in points:
-        results = None if p.out in errors else read_results(p.out)
+        results = None if p.out in errors else recorded.read(p.out)
         missing = f"no {p.out.name}/results.json (is the folder shared with the workers?)"
         error = errors.get(p.out) or ("" if results else missing)
         claims = results["claims"] if results else [{"id": None, "statement": None}]
