@@ -118,6 +118,16 @@ def test_a_chapter_whose_claim_code_fails_fails_the_run_and_leaves_no_results(tm
     assert list(out.iterdir()) == []
 
 
+@pytest.mark.slow
+def test_a_run_into_a_relative_folder_records_its_claims(tmp_path):
+    write_chapter(tmp_path, "quick", SLOW, claims=claim("waited", "seconds >= 0"))
+    done = subprocess.run([*HOPBOOK, "--root", str(tmp_path), "run", "quick", "--out", "relative/out"], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads((tmp_path / "relative" / "out" / "results.json").read_text())
+    assert [c["verdict"] for c in results["claims"]] == ["holds"]
+
+
 def start_slow_run(root, out, seconds):
     run = subprocess.Popen(
         [*HOPBOOK, "--root", str(root), "run", "slow", "-p", "seed", str(seconds), "--out", str(out)],

@@ -182,7 +182,7 @@ def run_chapter(chapter: Chapter, params: dict, profile: str, out: Path, command
         executed = staging / f"{chapter.slug}.ipynb"
         start = time.perf_counter()
         claims = [c.as_dict() for c in chapter.claims]
-        told = Run(chapter.slug, profile, device, params, claims, str(staging / CLAIMS_FILE))
+        told = Run(chapter.slug, profile, device, params, claims, str((staging / CLAIMS_FILE).resolve()))  # the kernel runs in staging
         with _environment(RUN_ENVIRONMENT, json.dumps(asdict(told))):
             papermill.execute_notebook(
                 notebook, executed, parameters=params, cwd=staging, kernel_name="python3", progress_bar=progress,
