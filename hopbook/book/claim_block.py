@@ -14,6 +14,7 @@ from docutils.parsers.rst import directives
 from sphinx.application import Sphinx
 from sphinx.util.docutils import SphinxDirective
 
+from hopbook.book import controls
 from hopbook.book.directives import OPTIONS
 
 STAGED = ("verdict", "reason", "measured", "control-verdict")  # what staging adds from the run
@@ -59,8 +60,9 @@ class ClaimBlock(SphinxDirective):
             shown.append(("Control", "none: " + control[5:].strip(), False))
         elif control:
             said = o.get("control-verdict", "not run")
-            warn = " (cannot fail at this setting)" if said == "holds" and o.get("verdict") == "holds" else ""
-            shown.append(("Control", f"{control} (smoke profile): {said}{warn}", False))
+            decided = {"kind": kind, "verdict": o.get("verdict"), "control_verdict": said}
+            warn = f" ({controls.CANNOT_FAIL})" if controls.cannot_fail(decided) else ""
+            shown.append(("Control", f"{control} ({controls.PROFILE} profile): {said}{warn}", False))
         elif kind == "check":
             shown.append(("Control", "none: a check of our code, not a statement that could be false", False))
         return [(name, text, literal) for name, text, literal in shown if text]
