@@ -6,6 +6,7 @@ as one batched call. A state s is updated by s_i <- sign(sum_j W_ij s_j), a bit 
 zero keeping its value.
 """
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -62,3 +63,14 @@ def recall(W: Tensor, states: Tensor, dynamics: str, gen: torch.Generator, max_s
 def magnetisation(states: Tensor, patterns: Tensor) -> Tensor:
     """m = xi . s / N for each state and its pattern (rows paired), shape (q,)."""
     return (states * patterns).sum(dim=1) / states.shape[1]
+
+
+def falls_below(x: list[float], y: list[float], level: float) -> float:
+    """The x at which the curve y(x) first falls below `level`, linear between the two grid points around
+    the fall; x[0] if it starts below, infinity if it never falls on the grid."""
+    if y[0] < level:
+        return float(x[0])
+    for i in range(1, len(y)):
+        if y[i] < level:
+            return float(np.interp(level, [y[i], y[i - 1]], [x[i], x[i - 1]]))
+    return float("inf")

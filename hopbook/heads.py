@@ -17,6 +17,7 @@ from torch import Tensor
 from transformers import BatchEncoding, PreTrainedModel
 
 from hopbook.models.transformer import head_projections
+from hopbook.regimes import median
 
 # Ramsauer et al. (Appendix A.5, Fig. A.3) on pretrained bert-base-cased, 12 layers: the class each group of
 # layers shows most, as reported.
@@ -62,5 +63,14 @@ def recalls_first(weights: Tensor, first: Tensor, second: Tensor) -> Tensor:
 
 
 def scaled_layers(bert_layers: tuple[int, ...], n_layers: int, bert_depth: int = 12) -> list[int]:
-    """The layers (1-based) of an n_layers model at the relative depths of the given bert-base layers."""
-    return sorted({math.ceil(layer * n_layers / bert_depth) for layer in bert_layers})
+    """The layers (1-based) of an n_layers model whose depth centre, (m - 1/2) / n_layers, lies in one of the
+    given bert-base layers (layer l spans depths ((l - 1) / 12, l / 12]): every layer maps to one bert-base layer."""
+    return [m for m in range(1, n_layers + 1) if math.ceil((m - 0.5) * bert_depth / n_layers) in bert_layers]
+
+
+def bootstrap_kbar(k: Tensor, n_boot: int, seed: int) -> Tensor:
+    """k_bar of every head on n_boot resamples of the windows (drawn with replacement), shape (n_boot, layers,
+    heads). k: each query's k, shape (layers, heads, windows, queries)."""
+    gen = torch.Generator().manual_seed(seed)
+    picks = torch.randint(k.shape[2], (n_boot, k.shape[2]), generator=gen)
+    return torch.stack([median(k[:, :, rows].flatten(2)) for rows in picks])

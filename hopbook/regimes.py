@@ -10,6 +10,8 @@ Memories here are images flattened, centred on the data's mean image and scaled 
 beta x_mu^T xi is beta times a cosine; queries are stored images with part of them masked or noised.
 """
 
+import math
+
 import numpy as np
 import pandas as pd
 import torch
@@ -29,9 +31,20 @@ def weights_to_cover(p: Tensor, mass: float = MASS) -> Tensor:
     return ((running < mass).sum(dim=-1) + 1).clamp_max(p.shape[-1])
 
 
+def class_bounds(n: int) -> dict[str, tuple[float, float]]:
+    """Ramsauer et al.'s classes of heads over N = n tokens: k_bar in (low, high]."""
+    return {"I": (n / 2, math.inf), "II": (n / 8, n / 2), "III": (n / 32, n / 8), "IV": (0.0, n / 32)}
+
+
 def head_class(kbar: float, n: int) -> str:
     """Ramsauer et al.'s class of a head with median k_bar over N = n tokens."""
-    return "I" if kbar > n / 2 else "II" if kbar > n / 8 else "III" if kbar > n / 32 else "IV"
+    return next(c for c, (low, high) in class_bounds(n).items() if low < kbar <= high)
+
+
+def in_class(kbar: Tensor, n: int, c: str) -> Tensor:
+    """Whether each k_bar (any shape) over N = n tokens is of class c."""
+    low, high = class_bounds(n)[c]
+    return (kbar > low) & (kbar <= high)
 
 
 def regime(k, n: int) -> np.ndarray:

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from hopbook.data import images
-from hopbook.classical import flip, hebb, magnetisation, pseudoinverse, recall
+from hopbook.classical import falls_below, flip, hebb, magnetisation, pseudoinverse, recall
 from hopbook.random_features import features, mixtures
 
 torch.set_default_dtype(torch.float64)
@@ -78,6 +78,25 @@ def test_mixtures_are_signs_of_sparse_feature_sums():
 
 
 def test_digits_binarise_to_64_pixels_of_ink_and_background():
-    patterns, labels = images.binarised("digits")
+    patterns, labels = images.binarised("digits", mean_pixel=-0.74)
     assert patterns.shape == (1797, 64) and labels.shape == (1797,)
     assert set(patterns.unique().tolist()) == {-1.0, 1.0} and (patterns == 1).double().mean() < 0.5  # more background
+
+
+def test_binarised_cuts_at_the_intensity_that_gives_the_mean_pixel():
+    from sklearn.datasets import load_digits
+
+    scans = torch.tensor(load_digits().images).flatten(1)
+    for mean_pixel, cut in ((-0.41, 8), (-0.74, 14)):  # ties: the mean lands at or just below the one asked for
+        patterns, _ = images.binarised("digits", mean_pixel=mean_pixel)
+        assert torch.equal(patterns, torch.where(scans > cut, 1.0, -1.0).double())
+        assert mean_pixel - 0.01 < patterns.mean().item() <= mean_pixel
+    with pytest.raises(ValueError, match="strictly between -1 and 1"):
+        images.binarised("digits", mean_pixel=-1.0)
+
+
+def test_falls_below_interpolates_the_first_fall_and_says_when_there_is_none():
+    assert falls_below([0.1, 0.2, 0.3], [1.0, 0.8, 0.2], 0.5) == pytest.approx(0.25)
+    assert falls_below([0.1, 0.2, 0.3], [1.0, 0.4, 0.9], 0.5) == pytest.approx(0.1 + 0.1 * 5 / 6)  # the first fall
+    assert falls_below([0.1, 0.2], [0.3, 0.2], 0.5) == 0.1  # starts below
+    assert falls_below([0.1, 0.2], [0.9, 0.6], 0.5) == float("inf")  # never falls on the grid

@@ -5,7 +5,7 @@ import torch
 
 from hopbook.data.corpus import hamlet_sentences
 from hopbook.data.text_windows import rare_tokens, recall_probes, text_ids, windows
-from hopbook.heads import attention_logits, model_attention, recalls_first, scaled_layers
+from hopbook.heads import attention_logits, bootstrap_kbar, model_attention, recalls_first, scaled_layers
 from hopbook.models.transformer import load_pretrained
 
 
@@ -65,9 +65,17 @@ def test_recall_is_the_first_occurrence_weighted_most_apart_from_the_query_itsel
     assert recalls_first(w, first=torch.tensor([1, 1]), second=torch.tensor([3, 2])).tolist() == [[[True, False]]]
 
 
-def test_bert_base_layers_map_onto_a_six_layer_model():
-    assert scaled_layers((1,), 6) == [1]
-    assert scaled_layers((3, 4, 5), 6) == [2, 3]
-    assert scaled_layers((6, 7, 8), 6) == [3, 4]
-    assert scaled_layers((9, 10, 11, 12), 6) == [5, 6]
-    assert scaled_layers((3, 4, 5), 12) == [3, 4, 5]
+def test_bert_base_layers_map_onto_a_model_by_depth_centre_each_layer_to_one_group():
+    groups = {"I": (1,), "II": (3, 4, 5), "IV": (6, 7, 8), "III": (9, 10, 11, 12)}
+    six = {c: scaled_layers(layers, 6) for c, layers in groups.items()}
+    assert six == {"I": [1], "II": [2, 3], "IV": [4], "III": [5, 6]}  # depth centres at bert-base layers 1, 3, 5, 7, 9, 11
+    assert {c: scaled_layers(layers, 12) for c, layers in groups.items()} == {c: list(v) for c, v in groups.items()}
+    assert scaled_layers((1,), 24) == [1, 2]
+
+
+def test_bootstrap_kbar_resamples_windows_and_is_seeded():
+    k = torch.tensor([1.0, 2.0, 9.0]).view(1, 1, 3, 1).repeat(2, 3, 1, 4)  # (layers, heads, windows, queries)
+    boot = bootstrap_kbar(k, n_boot=50, seed=0)
+    assert boot.shape == (50, 2, 3) and set(boot.unique().tolist()) <= {1.0, 1.5, 2.0, 5.0, 5.5, 9.0}
+    assert len(boot.unique()) > 1  # the windows differ, so the resamples do
+    assert torch.equal(boot, bootstrap_kbar(k, n_boot=50, seed=0))

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from hopbook.regimes import (
-    corrupt, head_class, median, random_subset_purity, regime, regime_sweep, step_map, subset_purity, weights_to_cover,
+    corrupt, head_class, in_class, median, random_subset_purity, regime, regime_sweep, step_map, subset_purity, weights_to_cover,
 )
 
 
@@ -25,6 +25,12 @@ def test_k_counts_the_fewest_weights_reaching_ninety_per_cent():
 ])
 def test_ramsauer_classes_at_their_boundaries_for_128_tokens(kbar, expected):
     assert head_class(kbar, 128) == expected  # N/2 = 64, N/8 = 16, N/32 = 4 belong to the sharper class
+
+
+def test_in_class_agrees_with_head_class():
+    kbar = torch.tensor([1.0, 4.0, 4.5, 16.0, 16.5, 64.0, 64.5, 128.0])
+    for c in ("I", "II", "III", "IV"):
+        assert in_class(kbar, 128, c).tolist() == [head_class(v, 128) == c for v in kbar.tolist()]
 
 
 def test_regimes_of_fixed_points():

@@ -11,6 +11,7 @@ the Task-1 images rotated by an angle (domain-incremental, the rotated-dataset s
 
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -91,16 +92,24 @@ def tasks(name: str, scenario: str, angle: float = 45.0, root: Path = DATA) -> t
     return task1, task2
 
 
-def binarised(name: str, root: Path = DATA) -> tuple[Tensor, Tensor]:
+def binarised(name: str, mean_pixel: float, root: Path = DATA) -> tuple[Tensor, Tensor]:
     """A dataset's images as +-1 patterns, ink +1 and background -1, shape (n, pixels), and their labels.
 
-    digits are scikit-learn's own 8x8 scans (64 pixels, values 0-16, ink above 8), not upsampled; mnist is
-    28x28 (784 pixels, ink above half intensity).
+    Ink is every pixel brighter than the intensity quantile that leaves the dataset's mean pixel at
+    `mean_pixel` (ties keep it at or just below): the share of ink, not a fixed cut, sets how much the
+    patterns overlap. digits are scikit-learn's own 8x8 scans (64 pixels, values 0-16), not upsampled;
+    mnist is 28x28 (784 pixels).
     """
+    if not -1.0 < mean_pixel < 1.0:
+        raise ValueError(f"mean_pixel must lie strictly between -1 and 1; got {mean_pixel}")
     if name == "digits":
         from sklearn.datasets import load_digits
 
         digits = load_digits()
-        return torch.where(torch.tensor(digits.images).flatten(1) > 8, 1.0, -1.0).double(), torch.tensor(digits.target)
-    pixels, labels = load(name, root)
-    return torch.where(pixels.flatten(1) > 0, 1.0, -1.0).double(), labels
+        pixels, labels = torch.tensor(digits.images).flatten(1) / 16.0, torch.tensor(digits.target)
+    else:
+        images, labels = load(name, root)
+        pixels = (images.flatten(1).double() + 1) / 2
+    ink_share = (1.0 + mean_pixel) / 2
+    threshold = np.quantile(pixels.numpy(), 1.0 - ink_share, method="inverted_cdf")
+    return torch.where(pixels > float(threshold), 1.0, -1.0).double(), labels
